@@ -1,0 +1,28 @@
+r"""Benchmark node-classification datasets for :obj:`gat_zoo`.
+
+:func:`load_dataset` returns one :class:`~torch_geometric.data.Data` per
+dataset name (Planetoid, WebKB, Actor, Chameleon/Squirrel, ``ogbn-*`` and the
+synthetic :func:`csbm`), reading raw files from a possibly read-only data
+root and processing them in a writable cache.
+
+Example:
+
+    >>> from gat_zoo.datasets import load_dataset
+    >>> data = load_dataset('cora', root='/path/to/data')
+    >>> data.name, data.num_classes, data.train_mask.sum().item()
+    ('Cora', 7, 140)
+"""
+
+from ._errors import DatasetNotFoundError
+from ._root import cache_dir, resolve_data_root
+from .csbm import csbm
+from .loaders import list_datasets, load_dataset
+
+__all__ = [
+    'load_dataset',
+    'list_datasets',
+    'csbm',
+    'resolve_data_root',
+    'cache_dir',
+    'DatasetNotFoundError',
+]

@@ -1,0 +1,167 @@
+"""Machinery shared by the attention convolutions of :mod:`gat_zoo`.
+
+:class:`AttentionConv` is a :class:`~torch_geometric.nn.conv.MessagePassing`
+whose aggregation runs on :func:`gat_zoo.ops.segment_aggregate`, plus the
+graph plumbing every attention layer repeats: reading ``x`` or
+``(x_src, x_dst)``, validating the adjacency in any of its layouts, adding
+self-loops, and packaging ``return_attention_weights`` the way PyG does.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+from torch_geometric.nn.conv import MessagePassing
+from torch_geometric.typing import SparseTensor, torch_sparse
+from torch_geometric.utils import (
+    add_self_loops,
+    is_torch_sparse_tensor,
+    remove_self_loops,
+)
+from torch_geometric.utils.sparse import set_sparse_value
+
+from gat_zoo.nn.validation import (
+    check_adjacency,
+    check_edge_attr,
+    check_node_features,
+    node_counts,
+    validation_enabled,
+)
+from gat_zoo.ops import segment_aggregate
+
+_SEGMENT_REDUCTIONS = {'add': 'sum', 'sum': 'sum', 'mean': 'mean',
+                       'max': 'max'}
+
+
+def _is_sparse_tensor(adj: Any) -> bool:
+    return isinstance(adj, SparseTensor) and not isinstance(adj, Tensor)
+
+
+class AttentionConv(MessagePassing):
+    """Base class: message passing whose aggregation uses gat_zoo's segment
+    kernels, with shared input handling for attention layers."""
+
+    def aggregate(self, inputs: Tensor, index: Tensor,
+                  ptr: Optional[Tensor] = None,
+                  dim_size: Optional[int] = None) -> Tensor:
+        reduce = _SEGMENT_REDUCTIONS.get(self.aggr) if isinstance(
+            self.aggr, str) else None
+        if reduce is None:  # a learnable or multi aggregation: PyG's own
+            return super().aggregate(inputs, index, ptr=ptr,
+                                     dim_size=dim_size)
+        return segment_aggregate(inputs, index, ptr=ptr,
+                                 num_segments=dim_size, reduce=reduce)
+
+    # ------------------------------------------------------------------
+    # Input handling.
+    # ------------------------------------------------------------------
+    @staticmethod
+    def _split_features(
+        x: Union[Tensor, Tuple[Tensor, Optional[Tensor]]],
+        in_channels: Union[int, Tuple[int, int]],
+        size: Optional[Tuple[int, int]],
+    ) -> Tuple[Tensor, Optional[Tensor], bool]:
+        """``(x_src, x_dst, bipartite_input)``, checked against the layer's
+        input sizes and ``size``."""
+        if isinstance(x, (tuple, list)):
+            if len(x) != 2:
+                raise ValueError(f"'x' must be a tensor or a pair "
+                                 f"(x_src, x_dst) (got {len(x)} entries)")
+            x_src, x_dst = x
+            bipartite = True
+        else:
+            x_src, x_dst, bipartite = x, x, False
+        if validation_enabled():
+            c_src, c_dst = ((in_channels, in_channels) if isinstance(
+                in_channels, int) else in_channels)
+            s_src, s_dst = (None, None) if size is None else size
+            check_node_features(x_src, 'x_src' if bipartite else 'x', c_src,
+                                s_src)
+            if x_dst is not None and bipartite:
+                check_node_features(x_dst, 'x_dst', c_dst, s_dst)
+                if x_dst.device != x_src.device:
+                    raise ValueError(f"'x_src' is on {x_src.device} but "
+                                     f"'x_dst' is on {x_dst.device}")
+            elif size is not None and not bipartite and s_dst != s_src:
+                raise ValueError(f"'size' {tuple(size)} describes a "
+                                 f"bipartite graph but a single feature "
+                                 f"matrix was given")
+        return x_src, x_dst, bipartite
+
+    @staticmethod
+    def _check_graph(edge_index: Any, edge_attr: Optional[Tensor],
+                     x_src: Tensor, x_dst: Optional[Tensor], bipartite: bool,
+                     size: Optional[Tuple[int, int]],
+                     edge_dim: Optional[int]) -> Any:
+        """Validate the adjacency in any supported layout; returns it with
+        a dense index widened to int64."""
+        if not validation_enabled():
+            return edge_index
+        num_src, num_dst = node_counts(x_src, x_dst, size)
+        if not bipartite and size is None:
+            num_dst = num_src
+        if _is_sparse_tensor(edge_index):
+            sizes = edge_index.sparse_sizes()
+            expected = (num_dst, num_src)
+            if any(e is not None and s != e
+                   for s, e in zip(sizes, expected)):
+                raise ValueError(f"The SparseTensor adjacency has sizes "
+                                 f"{tuple(sizes)} but the node features "
+                                 f"give (num_dst, num_src) = {expected}")
+            num_edges = edge_index.nnz()
+        elif isinstance(edge_index, Tensor) and is_torch_sparse_tensor(
+                edge_index):
+            expected = (num_dst, num_src)
+            if any(e is not None and s != e
+                   for s, e in zip(edge_index.shape, expected)):
+                raise ValueError(f"The sparse adjacency has shape "
+                                 f"{tuple(edge_index.shape)} but the node "
+                                 f"features give (num_dst, num_src) = "
+                                 f"{expected}")
+            num_edges = edge_index._nnz()
+        else:
+            edge_index = check_adjacency(edge_index, num_src, num_dst,
+                                         device=x_src.device)
+            num_edges = edge_index.size(1)
+        check_edge_attr(edge_attr, num_edges, edge_dim)
+        return edge_index
+
+    @staticmethod
+    def _with_self_loops(edge_index: Any, edge_attr: Optional[Tensor],
+                         num_nodes: int,
+                         fill_value: Any) -> Tuple[Any, Optional[Tensor]]:
+        """Replace existing self-loops by exactly one per node, as the GAT
+        paper's neighbourhood :math:`\\mathcal{N}(i) \\cup \\{i\\}` asks.
+
+        ``num_nodes`` is the number of nodes present on both sides (for a
+        bipartite graph, the smaller side)."""
+        if _is_sparse_tensor(edge_index):
+            if edge_attr is not None:
+                raise NotImplementedError(
+                    "Edge features together with 'add_self_loops=True' are "
+                    "not supported for SparseTensor adjacency; pass an "
+                    "edge_index tensor or add the self-loops beforehand")
+            return torch_sparse.set_diag(edge_index), None
+        edge_index, edge_attr = remove_self_loops(edge_index, edge_attr)
+        return add_self_loops(edge_index, edge_attr, fill_value=fill_value,
+                              num_nodes=num_nodes)
+
+    @staticmethod
+    def _loop_count(x_src: Tensor, x_dst: Optional[Tensor],
+                    size: Optional[Tuple[int, int]]) -> int:
+        if size is not None:
+            return min(size)
+        if x_dst is not None:
+            return min(x_src.size(0), x_dst.size(0))
+        return x_src.size(0)
+
+    @staticmethod
+    def _attention_result(out: Tensor, edge_index: Any, alpha: Tensor):
+        """``return_attention_weights`` output in PyG's conventions."""
+        if _is_sparse_tensor(edge_index):
+            return out, edge_index.set_value(alpha, layout='coo')
+        if is_torch_sparse_tensor(edge_index):
+            return out, (set_sparse_value(edge_index, alpha), alpha)
+        return out, (edge_index, alpha)
+

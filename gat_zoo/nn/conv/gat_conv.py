@@ -1,0 +1,291 @@
+from __future__ import annotations
+
+from typing import Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn import Parameter
+from torch_geometric.nn.dense.linear import Linear
+from torch_geometric.nn.inits import glorot, zeros
+from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
+
+from gat_zoo.nn.conv._base import AttentionConv
+from gat_zoo.ops import segment_softmax
+
+
+class GATConv(AttentionConv):
+    r"""The graph attentional operator from the `"Graph Attention Networks"
+    <https://arxiv.org/abs/1710.10903>`_ paper.
+
+    .. math::
+        \mathbf{x}^{\prime}_i = \sum_{j \in \mathcal{N}(i) \cup \{ i \}}
+        \alpha_{i,j}\mathbf{\Theta}_s\mathbf{x}_{j},
+
+    where the attention coefficients :math:`\alpha_{i,j}` are computed as
+
+    .. math::
+        \alpha_{i,j} =
+        \frac{
+        \exp\left(\mathrm{LeakyReLU}\left(
+        \mathbf{a}^{\top}_{s} \mathbf{\Theta}_{s}\mathbf{x}_j
+        + \mathbf{a}^{\top}_{t} \mathbf{\Theta}_{t}\mathbf{x}_i
+        + \mathbf{a}^{\top}_{e} \mathbf{\Theta}_{e} \mathbf{e}_{i,j}
+        \right)\right)}
+        {\sum_{k \in \mathcal{N}(i) \cup \{ i \}}
+        \exp\left(\mathrm{LeakyReLU}\left(
+        \mathbf{a}^{\top}_{s} \mathbf{\Theta}_{s}\mathbf{x}_k
+        + \mathbf{a}^{\top}_{t}\mathbf{\Theta}_{t}\mathbf{x}_i
+        + \mathbf{a}^{\top}_{e} \mathbf{\Theta}_{e} \mathbf{e}_{i,k}
+        \right)\right)}.
+
+    The paper writes the logit as
+    :math:`\mathbf{a}^{\top}[\mathbf{W}\mathbf{h}_i \,\Vert\,
+    \mathbf{W}\mathbf{h}_j]`; splitting :math:`\mathbf{a} = [\mathbf{a}_t;
+    \mathbf{a}_s]` gives the form above, in which the per-node terms are
+    computed once per node rather than once per edge. The edge term
+    (:obj:`edge_dim`) is folded the same way: :math:`\mathbf{a}_e^{\top}
+    \mathbf{\Theta}_e` is one :math:`D \times H` matrix, so no
+    :math:`|\mathcal{E}| \times H \times F'` tensor is built for it.
+    :math:`\mathbf{\Theta}_s = \mathbf{\Theta}_t` unless the layer is
+    bipartite. With :math:`K` heads, the outputs are concatenated (hidden
+    layers) or averaged (the paper's output layer, :obj:`concat=False`).
+
+    A drop-in replacement for :class:`torch_geometric.nn.conv.GATConv`: the
+    same arguments, parameter names and state dict, the same forward
+    contract; softmax and aggregation run on :mod:`gat_zoo.ops`.
+
+    Args:
+        in_channels (int or tuple): Size of each input sample, or :obj:`-1`
+            to derive the size from the first input(s) to the forward method.
+            A tuple corresponds to the sizes of source and target
+            dimensionalities in case of a bipartite graph.
+        out_channels (int): Size of each output sample per head.
+        heads (int, optional): Number of attention heads :math:`K`.
+            (default: :obj:`1`)
+        concat (bool, optional): If set to :obj:`False`, the heads are
+            averaged instead of concatenated. (default: :obj:`True`)
+        negative_slope (float, optional): LeakyReLU angle of the negative
+            slope. (default: :obj:`0.2`)
+        dropout (float, optional): Dropout probability of the normalised
+            attention coefficients, which exposes each node to a
+            stochastically sampled neighbourhood during training.
+            (default: :obj:`0`)
+        add_self_loops (bool, optional): If set to :obj:`False`, will not
+            replace the graph's self-loops by one self-loop per node.
+            (default: :obj:`True`)
+        edge_dim (int, optional): Edge feature dimensionality (in case there
+            are any). (default: :obj:`None`)
+        fill_value (float or torch.Tensor or str, optional): The way to
+            generate edge features of self-loops (in case
+            :obj:`edge_dim != None`): a constant, or :obj:`"add"`,
+            :obj:`"mean"`, :obj:`"min"`, :obj:`"max"`, :obj:`"mul"` of the
+            features of each node's incoming edges. (default: :obj:`"mean"`)
+        bias (bool, optional): If set to :obj:`False`, the layer will not
+            learn an additive bias. (default: :obj:`True`)
+        residual (bool, optional): If set to :obj:`True`, the layer adds a
+            learnable skip-connection. (default: :obj:`False`)
+        **kwargs (optional): Additional arguments of
+            :class:`torch_geometric.nn.conv.MessagePassing`.
+
+    Shapes:
+        - **input:**
+          node features :math:`(|\mathcal{V}|, F_{in})` or
+          :math:`((|\mathcal{V_s}|, F_{s}), (|\mathcal{V_t}|, F_{t}))`
+          if bipartite,
+          edge indices :math:`(2, |\mathcal{E}|)` (or a
+          :class:`torch_sparse.SparseTensor`, a torch sparse tensor or an
+          :class:`torch_geometric.EdgeIndex`),
+          edge features :math:`(|\mathcal{E}|, D)` *(optional)*
+        - **output:** node features :math:`(|\mathcal{V}|, H * F_{out})` or
+          :math:`((|\mathcal{V}_t|, H * F_{out})` if bipartite.
+          If :obj:`return_attention_weights=True`, then
+          :math:`((|\mathcal{V}|, H * F_{out}),
+          ((2, |\mathcal{E}|), (|\mathcal{E}|, H)))`
+          or :math:`((|\mathcal{V_t}|, H * F_{out}), ((2,
+          |\mathcal{E}|), (|\mathcal{E}|, H)))` if bipartite
+    """
+
+    def __init__(
+        self,
+        in_channels: Union[int, Tuple[int, int]],
+        out_channels: int,
+        heads: int = 1,
+        concat: bool = True,
+        negative_slope: float = 0.2,
+        dropout: float = 0.0,
+        add_self_loops: bool = True,
+        edge_dim: Optional[int] = None,
+        fill_value: Union[float, Tensor, str] = 'mean',
+        bias: bool = True,
+        residual: bool = False,
+        **kwargs,
+    ):
+        kwargs.setdefault('aggr', 'add')
+        super().__init__(node_dim=0, **kwargs)
+
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.heads = heads
+        self.concat = concat
+        self.negative_slope = negative_slope
+        self.dropout = dropout
+        self.add_self_loops = add_self_loops
+        self.edge_dim = edge_dim
+        self.fill_value = fill_value
+        self.residual = residual
+
+        width = heads * out_channels
+        self.lin = self.lin_src = self.lin_dst = None
+        if isinstance(in_channels, int):
+            self.lin = Linear(in_channels, width, bias=False,
+                              weight_initializer='glorot')
+        else:
+            self.lin_src = Linear(in_channels[0], width, bias=False,
+                                  weight_initializer='glorot')
+            self.lin_dst = Linear(in_channels[1], width, bias=False,
+                                  weight_initializer='glorot')
+
+        self.att_src = Parameter(torch.empty(1, heads, out_channels))
+        self.att_dst = Parameter(torch.empty(1, heads, out_channels))
+
+        if edge_dim is not None:
+            self.lin_edge = Linear(edge_dim, width, bias=False,
+                                   weight_initializer='glorot')
+            self.att_edge = Parameter(torch.empty(1, heads, out_channels))
+        else:
+            self.lin_edge = None
+            self.register_parameter('att_edge', None)
+
+        out_width = out_channels * (heads if concat else 1)
+        if residual:
+            dst_channels = (in_channels if isinstance(in_channels, int) else
+                            in_channels[1])
+            self.res = Linear(dst_channels, out_width, bias=False,
+                              weight_initializer='glorot')
+        else:
+            self.register_parameter('res', None)
+
+        if bias:
+            self.bias = Parameter(torch.empty(out_width))
+        else:
+            self.register_parameter('bias', None)
+
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        super().reset_parameters()
+        for lin in (self.lin, self.lin_src, self.lin_dst, self.lin_edge,
+                    self.res):
+            if lin is not None:
+                lin.reset_parameters()
+        glorot(self.att_src)
+        glorot(self.att_dst)
+        glorot(self.att_edge)
+        zeros(self.bias)
+
+    def forward(
+        self,
+        x: Union[Tensor, OptPairTensor],
+        edge_index: Adj,
+        edge_attr: OptTensor = None,
+        size: Size = None,
+        return_attention_weights: Optional[bool] = None,
+    ):
+        r"""Runs the forward pass of the module.
+
+        Args:
+            x (torch.Tensor or (torch.Tensor, torch.Tensor)): The input node
+                features, or a pair ``(x_src, x_dst)`` for a bipartite graph
+                (``x_dst`` may be :obj:`None` together with :obj:`size`).
+            edge_index (torch.Tensor or SparseTensor): The edge indices.
+            edge_attr (torch.Tensor, optional): The edge features.
+                (default: :obj:`None`)
+            size ((int, int), optional): The shape of the adjacency matrix.
+                (default: :obj:`None`)
+            return_attention_weights (bool, optional): If truthy, also
+                returns ``(edge_index, attention_weights)`` (a sparse
+                adjacency holding the weights for sparse input), the edges
+                including the added self-loops. (default: :obj:`None`)
+        """
+        H, C = self.heads, self.out_channels
+        x_src, x_dst, bipartite = self._split_features(
+            x, self.in_channels, size)
+        edge_index = self._check_graph(edge_index, edge_attr, x_src, x_dst,
+                                       bipartite, size, self.edge_dim)
+
+        res: Optional[Tensor] = None
+        if self.res is not None and x_dst is not None:
+            res = self.res(x_dst)
+
+        if self.lin is not None:
+            h_src = self.lin(x_src).view(-1, H, C)
+            if not bipartite:
+                h_dst = h_src
+            else:
+                h_dst = None if x_dst is None else self.lin(x_dst).view(
+                    -1, H, C)
+        else:
+            assert self.lin_src is not None and self.lin_dst is not None
+            h_src = self.lin_src(x_src).view(-1, H, C)
+            h_dst = None if x_dst is None else self.lin_dst(x_dst).view(
+                -1, H, C)
+
+        # Node-level halves of a^T [W h_i || W h_j], once per node.
+        score_src = (h_src * self.att_src).sum(dim=-1)
+        score_dst = None if h_dst is None else (h_dst *
+                                                self.att_dst).sum(dim=-1)
+
+        if self.add_self_loops:
+            edge_index, edge_attr = self._with_self_loops(
+                edge_index, edge_attr,
+                self._loop_count(x_src, x_dst, size), self.fill_value)
+
+        score_edge = self._edge_scores(edge_attr)
+
+        # edge_updater_type: (score: OptPairTensor, score_edge: OptTensor)
+        alpha = self.edge_updater(edge_index, score=(score_src, score_dst),
+                                  score_edge=score_edge, size=size)
+
+        # propagate_type: (x: OptPairTensor, alpha: Tensor)
+        out = self.propagate(edge_index, x=(h_src, h_dst), alpha=alpha,
+                             size=size)
+
+        out = out.reshape(-1, H * C) if self.concat else out.mean(dim=1)
+        if res is not None:
+            out = out + res
+        if self.bias is not None:
+            out = out + self.bias
+
+        if return_attention_weights:
+            return self._attention_result(out, edge_index, alpha)
+        return out
+
+    def _edge_scores(self, edge_attr: OptTensor) -> OptTensor:
+        """:math:`\\mathbf{a}_e^{\\top}\\mathbf{\\Theta}_e \\mathbf{e}_{ij}`
+        for every edge, as one ``[E, D] x [D, H]`` product."""
+        if edge_attr is None or self.lin_edge is None:
+            return None
+        if edge_attr.dim() == 1:
+            edge_attr = edge_attr.view(-1, 1)
+        H, C = self.heads, self.out_channels
+        weight = self.lin_edge.weight.view(H, C, -1)
+        folded = (weight * self.att_edge.view(H, C, 1)).sum(dim=1)  # [H, D]
+        return edge_attr @ folded.t()
+
+    def edge_update(self, score_j: Tensor, score_i: OptTensor,
+                    score_edge: OptTensor, index: Tensor, ptr: OptTensor,
+                    dim_size: Optional[int]) -> Tensor:
+        logits = score_j if score_i is None else score_j + score_i
+        if score_edge is not None:
+            logits = logits + score_edge
+        logits = F.leaky_relu(logits, self.negative_slope)
+        alpha = segment_softmax(logits, index, ptr, dim_size)
+        return F.dropout(alpha, p=self.dropout, training=self.training)
+
+    def message(self, x_j: Tensor, alpha: Tensor) -> Tensor:
+        return alpha.unsqueeze(-1) * x_j
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}({self.in_channels}, '
+                f'{self.out_channels}, heads={self.heads})')

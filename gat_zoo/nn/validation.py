@@ -1,0 +1,144 @@
+"""Input checks shared by every :mod:`gat_zoo` layer.
+
+A bad graph must fail loudly at the layer boundary with a message naming the
+problem, not deep inside a scatter kernel (which may read out of bounds) and
+never as a silently wrong result. The checks cost one min/max pass over the
+edge index; they are skipped while :func:`torch.compile` traces (so they add
+no graph break) and can be switched off with ``GAT_ZOO_VALIDATE=0`` or
+:func:`set_validation`.
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional, Tuple
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    'check_adjacency',
+    'check_edge_attr',
+    'check_node_features',
+    'set_validation',
+    'validation_enabled',
+]
+
+_enabled = os.environ.get('GAT_ZOO_VALIDATE', '1').lower() not in (
+    '0', 'false', 'no', 'off')
+
+
+def set_validation(enabled: bool) -> None:
+    """Switch the input checks on or off for the whole process."""
+    global _enabled
+    _enabled = bool(enabled)
+
+
+def validation_enabled() -> bool:
+    """Whether checks run now (never while :func:`torch.compile` traces)."""
+    return _enabled and not torch.compiler.is_compiling()
+
+
+def _plain(t: Tensor) -> Tensor:
+    # EdgeIndex and other tensor subclasses: do the checks on plain tensors
+    # so no subclass dispatch (or cache invalidation) happens.
+    return t.as_subclass(Tensor) if type(t) is not Tensor else t
+
+
+def check_node_features(x: Tensor, name: str = 'x',
+                        in_channels: Optional[int] = None,
+                        num_nodes: Optional[int] = None) -> None:
+    """Raise :class:`ValueError`/:class:`TypeError` unless ``x`` is a
+    floating-point ``[num_nodes, in_channels]`` matrix."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"'{name}' must be a torch.Tensor (got "
+                        f"{type(x).__name__})")
+    if x.dim() != 2:
+        raise ValueError(f"'{name}' must be two-dimensional [num_nodes, "
+                         f"num_features] (got shape {tuple(x.shape)})")
+    if not x.is_floating_point():
+        raise ValueError(f"'{name}' must be a floating-point tensor (got "
+                         f"{x.dtype})")
+    if in_channels is not None and in_channels > 0 and x.size(
+            1) != in_channels:
+        raise ValueError(f"'{name}' has {x.size(1)} features per node but "
+                         f"the layer expects {in_channels}")
+    if num_nodes is not None and x.size(0) != num_nodes:
+        raise ValueError(f"'{name}' has {x.size(0)} rows but the graph has "
+                         f"{num_nodes} nodes on that side (from 'size')")
+
+
+def check_adjacency(edge_index: Tensor, num_src: Optional[int],
+                    num_dst: Optional[int],
+                    device: Optional[torch.device] = None) -> Tensor:
+    """Check a ``[2, E]`` edge index against the node counts of both sides.
+
+    Returns the index as ``int64`` (``int32`` input is widened, because the
+    scatter kernels index with 64-bit integers).
+    """
+    if not isinstance(edge_index, Tensor):
+        raise TypeError(f"'edge_index' must be a torch.Tensor, a "
+                        f"SparseTensor or an EdgeIndex (got "
+                        f"{type(edge_index).__name__})")
+    if edge_index.is_floating_point() or edge_index.is_complex() or (
+            edge_index.dtype == torch.bool):
+        raise ValueError(f"'edge_index' must hold integers (got "
+                         f"{edge_index.dtype})")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"'edge_index' must have shape [2, num_edges] (got "
+                         f"{tuple(edge_index.shape)})")
+    if device is not None and edge_index.device != device:
+        raise ValueError(f"'edge_index' is on {edge_index.device} but the "
+                         f"node features are on {device}")
+    if edge_index.dtype != torch.int64:
+        edge_index = edge_index.long()
+    plain = _plain(edge_index)
+    if plain.size(1) > 0:
+        low, high = torch.aminmax(plain, dim=1)
+        (low_src, low_dst), (high_src, high_dst) = low.tolist(), high.tolist()
+        if min(low_src, low_dst) < 0:
+            raise ValueError(f"'edge_index' contains negative node indices "
+                             f"(smallest: {min(low_src, low_dst)})")
+        if num_src is not None and high_src >= num_src:
+            raise ValueError(
+                f"'edge_index' is out of range: source index {high_src} "
+                f"but only {num_src} source nodes (x has {num_src} rows)")
+        if num_dst is not None and high_dst >= num_dst:
+            raise ValueError(
+                f"'edge_index' is out of range: target index {high_dst} "
+                f"but only {num_dst} target nodes")
+    return edge_index
+
+
+def check_edge_attr(edge_attr: Optional[Tensor], num_edges: int,
+                    edge_dim: Optional[int]) -> None:
+    """Check edge features against the edge count and the layer's
+    ``edge_dim``."""
+    if edge_attr is None:
+        return
+    if edge_dim is None:
+        raise ValueError("'edge_attr' was given but the layer was built "
+                         "without 'edge_dim'")
+    if edge_attr.dim() not in (1, 2):
+        raise ValueError(f"'edge_attr' must have shape [num_edges] or "
+                         f"[num_edges, edge_dim] (got "
+                         f"{tuple(edge_attr.shape)})")
+    if edge_attr.size(0) != num_edges:
+        raise ValueError(f"'edge_attr' has {edge_attr.size(0)} rows but "
+                         f"'edge_index' has {num_edges} edges")
+    width = 1 if edge_attr.dim() == 1 else edge_attr.size(1)
+    if width != edge_dim:
+        raise ValueError(f"'edge_attr' has {width} features per edge but "
+                         f"the layer expects edge_dim={edge_dim}")
+
+
+def node_counts(x_src: Tensor, x_dst: Optional[Tensor],
+                size: Optional[Tuple[int, int]]) -> Tuple[int, Optional[int]]:
+    """Node counts of both sides from the features and ``size``."""
+    if size is not None:
+        if len(size) != 2:
+            raise ValueError(f"'size' must be a pair (num_src, num_dst) (got "
+                             f"{size})")
+        return int(size[0]), int(size[1])
+    if x_dst is not None:
+        return x_src.size(0), x_dst.size(0)
+    return x_src.size(0), None
