@@ -216,7 +216,7 @@ def _try_cached(fs: FileSet, work_root: Path, stamp: dict,
         # version: rebuilding is cheaper than making the user clean up.
         warnings.warn(f"Cached copy of '{fs.name}' at '{entry}' could not "
                       f"be loaded ({type(exc).__name__}: {exc}); rebuilding "
-                      f"it.")
+                      f"it.", stacklevel=2)
         return None
 
 

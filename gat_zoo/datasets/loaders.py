@@ -229,7 +229,7 @@ def _load_yandex_npz(path: Path, canonical: str) -> Data:
 # OGB #########################################################################
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ogb_master() -> Dict[str, Dict[str, str]]:
     # Dataset metadata (files, split, version, URL) as shipped with ogb.
     import ogb.nodeproppred
@@ -339,7 +339,7 @@ def _ensure_release_marker(dataset_dir: Path, name: str,
         warnings.warn(
             f"'{name}': expected '{marker.name}' next to 'raw/' but found "
             f"{others or 'none'}; assuming the files are the current "
-            f"version (ogb would otherwise ask on stdin).")
+            f"version (ogb would otherwise ask on stdin).", stacklevel=2)
         marker.write_text(f'{name} (marker written by gat_zoo)\n')
 
 

@@ -15,7 +15,6 @@ import pathlib
 
 import pytest
 import torch
-
 from torch_geometric.nn import GATConv, GATv2Conv
 
 from .dense_gat import (

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple, Union
 
-import torch
 from torch import Tensor
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.typing import SparseTensor, torch_sparse
@@ -18,6 +17,7 @@ from torch_geometric.utils import (
     add_self_loops,
     is_torch_sparse_tensor,
     remove_self_loops,
+    scatter,
 )
 from torch_geometric.utils.sparse import set_sparse_value
 
@@ -144,6 +144,17 @@ class AttentionConv(MessagePassing):
                     "edge_index tensor or add the self-loops beforehand")
             return torch_sparse.set_diag(edge_index), None
         edge_index, edge_attr = remove_self_loops(edge_index, edge_attr)
+        if (edge_attr is not None and isinstance(fill_value, str)
+                and not is_torch_sparse_tensor(edge_index)):
+            # Reduce incoming edge features over *all* targets, then keep the
+            # looped ones: PyG's helper sizes this reduction by the loop count
+            # and indexes out of bounds when a bipartite graph has more
+            # targets than sources.
+            target = edge_index[1]
+            num_targets = max(num_nodes, int(target.max()) +
+                              1 if target.numel() else 0)
+            fill_value = scatter(edge_attr, target, 0, dim_size=num_targets,
+                                 reduce=fill_value)[:num_nodes]
         return add_self_loops(edge_index, edge_attr, fill_value=fill_value,
                               num_nodes=num_nodes)
 
@@ -155,6 +166,19 @@ class AttentionConv(MessagePassing):
         if x_dst is not None:
             return min(x_src.size(0), x_dst.size(0))
         return x_src.size(0)
+
+    def _combine_heads(self, out: Tensor, res: Optional[Tensor]) -> Tensor:
+        """``[N, H, C]`` → concatenated ``[N, H*C]`` or head mean
+        ``[N, C]``, plus the skip connection and the bias."""
+        if self.concat:
+            out = out.reshape(out.size(0), out.size(1) * out.size(2))
+        else:
+            out = out.mean(dim=1)
+        if res is not None:
+            out = out + res
+        if self.bias is not None:
+            out = out + self.bias
+        return out
 
     @staticmethod
     def _attention_result(out: Tensor, edge_index: Any, alpha: Tensor):

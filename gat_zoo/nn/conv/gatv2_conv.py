@@ -230,11 +230,7 @@ class GATv2Conv(AttentionConv):
         out = self.propagate(edge_index, x=(h_src, h_dst), alpha=alpha,
                              size=size)
 
-        out = out.reshape(-1, H * C) if self.concat else out.mean(dim=1)
-        if res is not None:
-            out = out + res
-        if self.bias is not None:
-            out = out + self.bias
+        out = self._combine_heads(out, res)
 
         if return_attention_weights:
             return self._attention_result(out, edge_index, alpha)
