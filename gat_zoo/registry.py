@@ -179,6 +179,8 @@ def paper_config(name: str, dataset: str = 'default') -> Dict[str, Any]:
     if key is not None and key != 'default':
         extra = copy.deepcopy(configs[key])
         sources.append(extra.pop('source'))
+        # A dataset entry may adapt a setting the paper does not give.
+        from_paper = extra.pop('from_paper', True)
         for part in ('model', 'train'):
             base.setdefault(part, {}).update(extra.get(part, {}))
     elif dataset != 'default':

@@ -1,0 +1,92 @@
+"""``--plot DIR``: learning curves and an accuracy-vs-time chart (PNG,
+matplotlib's non-interactive Agg backend)."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Dict, List, Sequence, Tuple
+
+from gat_zoo.bench.results import sanitize_filename
+
+__all__ = ['plot_accuracy_vs_time', 'plot_learning_curve', 'write_plots']
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use('Agg', force=True)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_learning_curve(path, history: Sequence[Dict[str, float]], *,
+                        title: str = '') -> Path:
+    """Validation score (%) and training loss against the epoch."""
+    plt = _pyplot()
+    epochs = [h['epoch'] for h in history]
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    try:
+        ax.plot(epochs, [100 * h['val_score'] for h in history],
+                color='tab:blue', label='validation score (%)')
+        ax.set_xlabel('epoch')
+        ax.set_ylabel('validation score (%)', color='tab:blue')
+        loss_ax = ax.twinx()
+        loss_ax.plot(epochs, [h['train_loss'] for h in history],
+                     color='tab:red', label='training loss')
+        loss_ax.set_ylabel('training loss', color='tab:red')
+        ax.set_title(title)
+        fig.tight_layout()
+        path = Path(path)
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def plot_accuracy_vs_time(path, summaries: List[Dict[str, Any]]) -> Path:
+    """Test mean (%) against seconds per epoch, one point per (model,
+    dataset), with the std as an error bar."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    try:
+        for s in summaries:
+            t, acc = s.get('time_per_epoch_s'), s.get('test_mean')
+            if t is None or acc is None or not math.isfinite(acc):
+                continue
+            std = s.get('test_std')
+            ax.errorbar([t], [acc], yerr=[std] if std and math.isfinite(std)
+                        else None, fmt='o', capsize=3)
+            ax.annotate(f"{s['model']} / {s['dataset']}", (t, acc),
+                        textcoords='offset points', xytext=(4, 4),
+                        fontsize=8)
+        ax.set_xscale('log')
+        ax.set_xlabel('seconds per epoch (log)')
+        ax.set_ylabel('test score (%)')
+        ax.set_title('accuracy vs. time')
+        ax.grid(True, alpha=0.3)
+        fig.tight_layout()
+        path = Path(path)
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def write_plots(directory, curves: Dict[Tuple[str, str], Tuple[int, list]],
+                summaries: List[Dict[str, Any]]) -> List[Path]:
+    """Writes ``curve_<model>_<dataset>.png`` for every entry of ``curves``
+    (``(model, dataset) -> (seed, history)``) and ``accuracy_vs_time.png``;
+    returns the written paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for (model, dataset), (seed, history) in curves.items():
+        if not history:
+            continue
+        name = sanitize_filename(f'curve_{model}_{dataset}') + '.png'
+        written.append(plot_learning_curve(
+            directory / name, history,
+            title=f'{model} on {dataset} (seed {seed})'))
+    if any(s.get('runs') for s in summaries):
+        written.append(plot_accuracy_vs_time(
+            directory / 'accuracy_vs_time.png', summaries))
+    return written

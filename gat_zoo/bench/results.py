@@ -1,0 +1,383 @@
+"""The benchmark's results file: one flat row per run, appended atomically.
+
+Two formats, chosen by the file's extension:
+
+* ``.csv``: a header line (written once, when the file is new or empty)
+  followed by one line per row. Newlines inside text fields (error
+  messages) are replaced by ``' | '`` so that every row is one line.
+* ``.json``, ``.jsonl``, ``.ndjson``: `JSON Lines <https://jsonlines.org>`_,
+  one JSON object per line (so a ``.json`` results file is *not* a single
+  JSON array; read it with :func:`read_results` or
+  ``pandas.read_json(path, lines=True)``).
+
+Every row is written with a single :func:`os.write` on a file opened with
+``O_APPEND``, then flushed to disk with :func:`os.fsync`, while holding an
+exclusive :func:`fcntl.flock` (where available). A process killed at any
+moment therefore leaves a file whose only possible damage is a torn final
+line: :func:`read_results` drops it, and the next append truncates it away
+before writing.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import platform
+import re
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
+
+try:  # POSIX only; without it appends are still single O_APPEND writes.
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+PathLike = Union[str, os.PathLike]
+
+__all__ = [
+    'FIELDS',
+    'ResultsFile',
+    'ResultsFileError',
+    'append_result',
+    'append_row',
+    'environment_info',
+    'finished_keys',
+    'read_results',
+    'read_rows',
+    'results_format',
+]
+
+#: Columns shared by every row (``kind`` is ``'train'`` or ``'speed'``).
+COMMON_FIELDS = ('kind', 'model', 'family', 'dataset', 'status', 'error')
+#: Columns of a training row (one per model, dataset and seed).
+TRAIN_FIELDS = (
+    'seed', 'split', 'metric', 'val', 'test', 'best_epoch', 'epochs_run',
+    'time_per_epoch_s', 'train_time_s', 'num_params', 'peak_mem_mb',
+    'mem_kind', 'paper_mean', 'paper_std', 'paper_source', 'from_paper',
+    'config')
+#: Columns of a ``--speed`` row (one per model, graph and operation).
+SPEED_FIELDS = ('layer', 'pyg_layer', 'graph', 'op', 'ours_s', 'pyg_s',
+                'ratio', 'ours_peak_mem_mb', 'pyg_peak_mem_mb', 'mem_ratio')
+#: Columns describing the environment the row was produced in.
+ENV_FIELDS = ('gat_zoo_version', 'torch_version', 'pyg_version',
+              'python_version', 'platform', 'device', 'device_name',
+              'num_threads', 'backend', 'forced_backend', 'torch_scatter',
+              'torch_sparse', 'timestamp_utc')
+#: Every column, in file order.
+FIELDS = COMMON_FIELDS + TRAIN_FIELDS + SPEED_FIELDS + ENV_FIELDS
+
+_INT_FIELDS = {'seed', 'split', 'best_epoch', 'epochs_run', 'num_params',
+               'num_threads'}
+_FLOAT_FIELDS = {'val', 'test', 'time_per_epoch_s', 'train_time_s',
+                 'peak_mem_mb', 'paper_mean', 'paper_std', 'ours_s', 'pyg_s',
+                 'ratio', 'ours_peak_mem_mb', 'pyg_peak_mem_mb', 'mem_ratio'}
+_BOOL_FIELDS = {'from_paper', 'torch_scatter', 'torch_sparse'}
+_JSON_SUFFIXES = ('.json', '.jsonl', '.ndjson')
+
+
+class ResultsFileError(ValueError):
+    """The results file cannot be used (unknown extension, foreign
+    header)."""
+
+
+def results_format(path: PathLike) -> str:
+    """``'csv'`` or ``'jsonl'`` from the extension of ``path``."""
+    suffix = Path(path).suffix.lower()
+    if suffix == '.csv':
+        return 'csv'
+    if suffix in _JSON_SUFFIXES:
+        return 'jsonl'
+    raise ResultsFileError(
+        f"Results file {str(path)!r} must end in .csv (CSV) or "
+        f"{', '.join(_JSON_SUFFIXES)} (JSON Lines)")
+
+
+# Environment #################################################################
+
+
+def _cpu_name() -> str:
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            for line in f:
+                if line.lower().startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or 'cpu'
+
+
+def environment_info(device: Any = 'cpu') -> Dict[str, Any]:
+    """The environment columns of a row (no host name: ``platform`` is
+    :func:`platform.platform`, which names OS, kernel and architecture)."""
+    import torch
+    import torch_geometric
+
+    import gat_zoo
+    from gat_zoo import ops
+
+    device = torch.device(device)
+    if device.type == 'cuda':
+        device_name = torch.cuda.get_device_name(device)
+    else:
+        device_name = _cpu_name()
+    return {
+        'gat_zoo_version': gat_zoo.__version__,
+        'torch_version': torch.__version__,
+        'pyg_version': torch_geometric.__version__,
+        'python_version': platform.python_version(),
+        'platform': platform.platform(),
+        'device': str(device),
+        'device_name': device_name,
+        'num_threads': torch.get_num_threads(),
+        'backend': ops.resolve_backend(False),
+        'forced_backend': ops.get_backend() or '',
+        'torch_scatter': bool(ops.WITH_TORCH_SCATTER),
+        'torch_sparse': bool(ops.WITH_TORCH_SPARSE),
+        'timestamp_utc': utc_now(),
+    }
+
+
+def utc_now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec='seconds')
+
+
+# Writing #####################################################################
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN/inf are not JSON; an empty cell in CSV
+    return value
+
+
+def _csv_line(values: Iterable[Any]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator='\n')
+    out = []
+    for v in values:
+        v = _clean(v)
+        if v is None:
+            v = ''
+        elif isinstance(v, str):
+            v = v.replace('\r\n', ' | ').replace('\n', ' | ').replace(
+                '\r', ' | ')
+        out.append(v)
+    writer.writerow(out)
+    return buf.getvalue()
+
+
+def _encode(row: Dict[str, Any], fmt: str, fields: tuple) -> str:
+    unknown = set(row) - set(fields)
+    if unknown:
+        raise ResultsFileError(f"Unknown result columns {sorted(unknown)}")
+    if fmt == 'csv':
+        return _csv_line(row.get(k) for k in fields)
+    obj = {k: _clean(row.get(k)) for k in fields if k in row}
+    return json.dumps(obj, ensure_ascii=False, sort_keys=False) + '\n'
+
+
+@contextlib.contextmanager
+def _locked(fd: int) -> Iterator[None]:
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _drop_torn_tail(fd: int) -> int:
+    """Truncates a final line without its newline (a write cut short by a
+    killed process); returns the new size. Call with the lock held."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b'\n':
+        return size
+    end, chunk = size, 1 << 16
+    while end > 0:
+        start = max(0, end - chunk)
+        block = os.pread(fd, end - start, start)
+        pos = block.rfind(b'\n')
+        if pos >= 0:
+            keep = start + pos + 1
+            break
+        end = start
+    else:
+        keep = 0
+    os.ftruncate(fd, keep)
+    warnings.warn(f"Dropped a torn final line ({size - keep} bytes) from the "
+                  f"results file", RuntimeWarning, stacklevel=3)
+    return keep
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    # One write() for a regular file; loop only in case of a short write.
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+class ResultsFile:
+    """An append-only results file (see the module docstring).
+
+    Args:
+        path: A ``.csv`` or JSON Lines path; created on the first append.
+
+    Raises:
+        ResultsFileError: If the extension is unknown or an existing CSV's
+            header is not this version's :data:`FIELDS`.
+    """
+
+    def __init__(self, path: PathLike):
+        self.path = Path(path)
+        self.format = results_format(self.path)
+        self.fields = FIELDS
+        if self.format == 'csv' and self.path.is_file():
+            header = _read_header(self.path)
+            if header is not None and tuple(header) != FIELDS:
+                raise ResultsFileError(
+                    f"{self.path} has a different CSV header than this "
+                    f"version of gat_zoo.bench writes; use a new results "
+                    f"file (found {len(header)} columns, expected "
+                    f"{len(FIELDS)})")
+
+    def append(self, row: Dict[str, Any]) -> None:
+        """Appends one row atomically (single write + fsync)."""
+        line = _encode(row, self.format, self.fields)
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT,
+                     0o644)
+        try:
+            with _locked(fd):
+                size = _drop_torn_tail(fd)
+                if size == 0 and self.format == 'csv':
+                    line = _csv_line(self.fields) + line
+                _write_all(fd, line.encode('utf-8'))
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def read(self) -> List[Dict[str, Any]]:
+        """All complete rows (see :func:`read_results`)."""
+        return read_results(self.path)
+
+
+def append_result(path: PathLike, row: Dict[str, Any]) -> None:
+    """Appends ``row`` to the results file ``path`` (see
+    :class:`ResultsFile`)."""
+    ResultsFile(path).append(row)
+
+
+# Reading #####################################################################
+
+
+def _complete_text(path: Path) -> str:
+    data = path.read_bytes()
+    if data and not data.endswith(b'\n'):
+        data = data[:data.rfind(b'\n') + 1]  # drop the torn final line
+    return data.decode('utf-8', errors='replace')
+
+
+def _read_header(path: Path) -> Optional[List[str]]:
+    text = _complete_text(path)
+    if not text:
+        return None
+    return next(csv.reader(io.StringIO(text.split('\n', 1)[0] + '\n')))
+
+
+def _typed(key: str, value: Any) -> Any:
+    if value is None or value == '':
+        return None
+    if isinstance(value, str):
+        try:
+            if key in _INT_FIELDS:
+                return int(float(value))
+            if key in _FLOAT_FIELDS:
+                return float(value)
+        except ValueError:
+            return value
+        if key in _BOOL_FIELDS:
+            return value.strip().lower() in ('true', '1', 'yes')
+    return value
+
+
+def read_results(path: PathLike) -> List[Dict[str, Any]]:
+    """Reads a results file written by :class:`ResultsFile`.
+
+    Returns one dict per complete row with every column of :data:`FIELDS`
+    (missing values are :obj:`None`; numbers and booleans typed). A torn
+    final line (a killed writer) is dropped silently; a malformed line
+    elsewhere is skipped with a warning. A missing file gives ``[]``.
+    """
+    path = Path(path)
+    fmt = results_format(path)
+    if not path.is_file():
+        return []
+    text = _complete_text(path)
+    rows: List[Dict[str, Any]] = []
+    if fmt == 'csv':
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, None)
+        if header is None:
+            return []
+        for lineno, values in enumerate(reader, start=2):
+            if not values:
+                continue
+            if len(values) != len(header):
+                warnings.warn(f"{path}:{lineno}: skipping a malformed row "
+                              f"({len(values)} of {len(header)} columns)",
+                              RuntimeWarning, stacklevel=2)
+                continue
+            raw = dict(zip(header, values))
+            rows.append({k: _typed(k, raw.get(k)) for k in
+                         _merge_keys(FIELDS, header)})
+    else:
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                obj = None
+            if not isinstance(obj, dict):
+                warnings.warn(f"{path}:{lineno}: skipping a malformed "
+                              f"line", RuntimeWarning, stacklevel=2)
+                continue
+            rows.append({k: _typed(k, obj.get(k)) for k in
+                         _merge_keys(FIELDS, obj)})
+    return rows
+
+
+def _merge_keys(first: Iterable[str], second: Iterable[str]) -> List[str]:
+    keys = list(first)
+    seen = set(keys)
+    keys += [k for k in second if k not in seen]
+    return keys
+
+
+def sanitize_filename(text: str) -> str:
+    """``text`` reduced to characters safe in a file name."""
+    return re.sub(r'[^A-Za-z0-9_.+-]+', '_', text).strip('_') or 'x'
+
+
+def finished_keys(path: PathLike) -> set:
+    """``(model, dataset, str(seed))`` of the training rows with status
+    ``'ok'`` in the results file ``path`` (what ``--resume`` skips)."""
+    return {(r['model'], r['dataset'], str(r['seed']))
+            for r in read_results(path)
+            if r.get('kind', 'train') in (None, 'train')
+            and r.get('status') == 'ok'}
+
+
+#: Short aliases.
+append_row = append_result
+read_rows = read_results

@@ -1,0 +1,355 @@
+"""Tests of ``python -m gat_zoo.bench``: model/dataset selection, the default
+run, error rows, resume after a killed sweep (and torn lines), the CSV and
+JSON Lines outputs, plots, ``--speed`` and the ogbn path with ogb's
+Evaluator.
+
+Everything runs on small csbm graphs with a few epochs; the cache and the
+data root are per-test temporary directories and downloads are disabled.
+"""
+from __future__ import annotations
+
+import csv
+import fnmatch
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import gat_zoo
+from gat_zoo.bench import (FIELDS, ResultsFile, ResultsFileError, main,
+                           mean_std, read_results)
+from gat_zoo.bench.cli import parse_args
+from gat_zoo.bench.runner import ModelSelectionError, resolve_models
+
+try:
+    from ogb_fixture import write_tiny_ogbn
+except ImportError:  # `tests` imported as a package
+    from tests.ogb_fixture import write_tiny_ogbn
+
+REPO = Path(__file__).resolve().parents[1]
+# A small csbm graph: 300 nodes, 100 train / 100 val / 100 test.
+SMALL = 'csbm:num_nodes=300:num_val=100'
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path, monkeypatch):
+    monkeypatch.setenv('GAT_ZOO_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    monkeypatch.delenv('GAT_ZOO_DATA', raising=False)
+    monkeypatch.setenv('GAT_ZOO_OFFLINE', '1')
+
+
+def node_models():
+    return [n for n in gat_zoo.list_models()
+            if gat_zoo.model_entry(n).task == 'node']
+
+
+# Selection ###################################################################
+
+
+def test_model_selection():
+    models = node_models()
+    assert resolve_models('gat') == ['gat']
+    assert resolve_models('GCN, gat,gcn') == ['gcn', 'gat']
+    assert resolve_models('gat*') == fnmatch.filter(models, 'gat*')
+    assert 'gatv2' in resolve_models('gat*')
+    neighbor = resolve_models('family:neighbor')
+    assert {'gat', 'gatv2'} <= set(neighbor)
+    assert all(gat_zoo.model_entry(n).family == 'neighbor' for n in neighbor)
+    assert resolve_models('all') == models
+    assert resolve_models(None) == models
+    with pytest.raises(ModelSelectionError, match='gatv2'):
+        resolve_models('gta')
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--model', 'no_such_model'], 'valid models: '),
+    (['--model', 'zz*'], 'matches no registered'),
+    (['--model', 'family:nope'], 'valid families: '),
+    (['--dataset', 'no_such_set'], 'valid datasets: '),
+    (['--dataset', 'cora:num_nodes=3'], 'takes no parameters'),
+    (['--dataset', 'csbm:bogus=1'], 'Bad csbm parameter'),
+    (['--resume'], '--resume needs --results-file'),
+    (['--results-file', 'out.txt'], 'must end in .csv'),
+])
+def test_usage_errors_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    if argv[:2] == ['--model', 'no_such_model']:
+        assert all(name in err for name in gat_zoo.list_models())
+
+
+def test_defaults():
+    args = parse_args([])
+    assert args.embedded_default and args.datasets == ['csbm']
+    assert args.models == node_models()
+    assert (args.runs, args.max_epochs, args.epochs) == (3, 200, None)
+    args = parse_args(['--dataset', 'Cora,actor'])
+    assert not args.embedded_default and args.datasets == ['cora', 'film']
+    assert (args.runs, args.max_epochs) == (10, None)
+    args = parse_args(['--quick'])
+    assert (args.runs, args.epochs) == (2, 5)
+    assert parse_args(['--quick', '--runs', '3']).runs == 3
+    assert parse_args(['--dataset', SMALL]).datasets == [SMALL]
+
+
+# Training sweeps #############################################################
+
+
+def test_quick_default_run_prints_table_and_writes_rows(tmp_path, capsys):
+    results = tmp_path / 'r.csv'
+    assert main(['--quick', '--no-progress', '--results-file',
+                 str(results)]) == 0
+    out = capsys.readouterr().out
+    models = node_models()
+    for model in models:
+        assert any(line.startswith(f'| {model}') for line in
+                   out.splitlines()), out
+    assert 'test %' in out and 'paper %' in out and 'peak MB' in out
+    rows = read_results(results)
+    assert len(rows) == 2 * len(models)
+    assert {r['status'] for r in rows} == {'ok'}
+    assert sorted((r['model'], r['seed']) for r in rows) == sorted(
+        (m, s) for m in models for s in range(2))
+    for row in rows:
+        assert row['kind'] == 'train' and row['dataset'] == 'csbm'
+        assert 0 <= row['test'] <= 100 and 0 <= row['val'] <= 100
+        assert row['epochs_run'] == 5 and 1 <= row['best_epoch'] <= 5
+        assert row['num_params'] > 0 and row['peak_mem_mb'] > 0
+        assert row['family'] == gat_zoo.model_entry(row['model']).family
+        assert json.loads(row['config'])['train']['epochs'] == 5
+        assert row['torch_version'] == torch.__version__
+        assert row['gat_zoo_version'] == gat_zoo.__version__
+        assert row['backend'] and row['timestamp_utc'] and row['platform']
+        assert isinstance(row['torch_scatter'], bool)
+    # Plain CSV readers see the same rows.
+    with open(results, newline='') as f:
+        assert len(list(csv.DictReader(f))) == len(rows)
+
+
+def test_missing_dataset_gives_error_rows_and_sweep_goes_on(tmp_path,
+                                                            capsys):
+    results = tmp_path / 'r.json'
+    code = main(['--quick', '--no-progress', '--model', 'gcn', '--dataset',
+                 f'pubmed,{SMALL}', '--root', str(tmp_path / 'empty'),
+                 '--results-file', str(results)])
+    assert code == 1
+    rows = read_results(results)
+    errors = [r for r in rows if r['status'] == 'error']
+    assert [(r['dataset'], r['seed']) for r in errors] == [('pubmed', 0),
+                                                          ('pubmed', 1)]
+    assert all(r['error'].startswith('DatasetNotFoundError') and
+               'ind.pubmed' in r['error'] for r in errors)
+    assert [r['status'] for r in rows if r['dataset'] == SMALL] == ['ok'] * 2
+    captured = capsys.readouterr()
+    assert captured.err.count("dataset 'pubmed'") == 1
+    assert 'error' in captured.out and 'failed' in captured.out
+
+
+def test_model_error_rows(tmp_path, monkeypatch, capsys):
+    real = gat_zoo.create_model
+
+    def create(name, *args, **kwargs):
+        if name == 'gat':
+            raise RuntimeError('boom')
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(gat_zoo, 'create_model', create)
+    results = tmp_path / 'r.csv'
+    assert main(['--quick', '--no-progress', '--model', 'gat,gcn',
+                 '--dataset', SMALL, '--results-file', str(results)]) == 1
+    rows = read_results(results)
+    assert {(r['model'], r['status'], r['error']) for r in rows} == {
+        ('gat', 'error', 'RuntimeError: boom'), ('gcn', 'ok', None)}
+    assert len(rows) == 4
+
+
+def test_multi_split_dataset_cycles_splits(tmp_path, monkeypatch):
+    import gat_zoo.bench.cli as cli
+    from gat_zoo.datasets import csbm
+
+    def load(spec, root=None):
+        data = csbm(num_nodes=200, num_val=50)
+        for name in ('train_mask', 'val_mask', 'test_mask'):
+            mask = getattr(data, name)
+            setattr(data, name, torch.stack([mask] * 3, dim=1))
+        return data
+
+    monkeypatch.setattr(cli, 'load_data', load)
+    results = tmp_path / 'r.csv'
+    assert main(['--no-progress', '--model', 'gcn', '--dataset', 'csbm',
+                 '--runs', '4', '--epochs', '2', '--results-file',
+                 str(results)]) == 0
+    assert [(r['seed'], r['split']) for r in read_results(results)] == [
+        (0, 0), (1, 1), (2, 2), (3, 0)]
+
+
+def test_resume_after_kill(tmp_path):
+    results = tmp_path / 'r.csv'
+    argv = ['--model', 'gcn', '--dataset', SMALL, '--runs', '6', '--epochs',
+            '150', '--patience', '1000', '--no-progress', '--results-file',
+            str(results)]
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep +
+               os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.Popen([sys.executable, '-m', 'gat_zoo.bench'] + argv,
+                            env=env, cwd=str(tmp_path),
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if results.exists() and len(read_results(results)) >= 1:
+                break
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    before = read_results(results)
+    assert 1 <= len(before) < 6, 'the sweep was not killed in the middle'
+
+    # A writer killed in the middle of a row leaves a torn final line:
+    # readers drop it, the next append truncates it before writing.
+    with open(results, 'a') as f:
+        f.write('train,gcn,baseline,' + SMALL + ',ok,,5,0,accur')
+    assert read_results(results) == before
+
+    with pytest.warns(RuntimeWarning, match='torn final line'):
+        assert main(argv + ['--resume']) == 0
+    rows = read_results(results)
+    assert rows[:len(before)] == before  # untouched
+    assert sorted(r['seed'] for r in rows) == list(range(6))  # no dup/loss
+    assert {r['status'] for r in rows} == {'ok'}
+    with open(results, newline='') as f:
+        lines = list(csv.reader(f))
+    assert lines[0] == list(FIELDS) and len(lines) == 1 + 6
+    assert all(len(line) == len(FIELDS) for line in lines)
+
+    # Nothing left: a second resume runs nothing and appends nothing.
+    assert main(argv + ['--resume']) == 0
+    assert len(read_results(results)) == 6
+
+
+def test_json_lines_output_and_plots(tmp_path):
+    results = tmp_path / 'r.json'
+    plots = tmp_path / 'plots'
+    assert main(['--quick', '--no-progress', '--model', 'gat,gcn',
+                 '--dataset', SMALL, '--results-file', str(results),
+                 '--plot', str(plots)]) == 0
+    lines = results.read_text(encoding='utf-8').splitlines()
+    objs = [json.loads(line) for line in lines]
+    assert len(objs) == 4 and {o['status'] for o in objs} == {'ok'}
+    assert set(objs[0]) <= set(FIELDS)
+    import pandas as pd
+    frame = pd.read_json(results, lines=True)
+    assert len(frame) == 4 and set(frame['model']) == {'gat', 'gcn'}
+    names = sorted(p.name for p in plots.glob('*.png'))
+    label = SMALL.replace(':', '_').replace('=', '_')
+    assert names == sorted(['accuracy_vs_time.png', f'curve_gat_{label}.png',
+                            f'curve_gcn_{label}.png'])
+    for png in plots.glob('*.png'):
+        assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_ogbn_uses_the_ogb_evaluator(tmp_path, monkeypatch):
+    from ogb.nodeproppred import Evaluator
+    calls = []
+    real_eval = Evaluator.eval
+
+    def counting(self, input_dict):
+        calls.append(self.name)
+        return real_eval(self, input_dict)
+
+    monkeypatch.setattr(Evaluator, 'eval', counting)
+    root = tmp_path / 'data'
+    write_tiny_ogbn(root, 'ogbn-arxiv', num_nodes=60)
+    results = tmp_path / 'r.csv'
+    assert main(['--quick', '--no-progress', '--model', 'gcn', '--dataset',
+                 'ogbn-arxiv', '--root', str(root), '--results-file',
+                 str(results)]) == 0
+    rows = read_results(results)
+    assert [r['status'] for r in rows] == ['ok', 'ok']
+    assert {r['metric'] for r in rows} == {'ogb:acc'}
+    assert all(0 <= r['test'] <= 100 for r in rows)
+    # val + test on each of the 5 epochs of both runs.
+    assert set(calls) == {'ogbn-arxiv'} and len(calls) >= 2 * 5 * 2
+
+
+# --speed #####################################################################
+
+
+def test_speed_prints_ratios(tmp_path, capsys):
+    results = tmp_path / 's.csv'
+    assert main(['--speed', '--model', 'gat', '--speed-graph', '100,400,8',
+                 '--speed-shape', '2,4', '--speed-repeat', '2',
+                 '--speed-warmup', '1', '--no-progress', '--results-file',
+                 str(results)]) == 0
+    out = capsys.readouterr().out
+    assert 'ratio ours/PyG' in out and 'forward_backward' in out
+    rows = read_results(results)
+    assert [r['op'] for r in rows] == ['forward', 'forward_backward']
+    for row in rows:
+        assert row['kind'] == 'speed' and row['status'] == 'ok'
+        assert row['pyg_layer'] == 'torch_geometric.nn.conv.gat_conv.GATConv'
+        assert row['ours_s'] > 0 and row['pyg_s'] > 0
+        assert row['ratio'] == pytest.approx(row['ours_s'] / row['pyg_s'])
+        assert row['ours_peak_mem_mb'] is not None
+        assert f"{row['ratio']:.2f}x" in out
+
+
+def test_speed_skips_models_without_conv(capsys):
+    assert main(['--speed', '--model', 'gcn', '--no-progress']) == 0
+    captured = capsys.readouterr()
+    assert 'gcn has no registry conv layer' in captured.err
+
+
+# Results file and summary ####################################################
+
+
+def test_results_file_round_trip_and_torn_lines(tmp_path):
+    for name in ('r.csv', 'r.jsonl'):
+        path = tmp_path / name
+        store = ResultsFile(path)
+        message = 'ValueError: line one,\n"quoted", line two'
+        store.append({'kind': 'train', 'model': 'm', 'dataset': 'd',
+                      'seed': 0, 'status': 'error', 'error': message,
+                      'test': float('nan')})
+        store.append({'kind': 'train', 'model': 'm', 'dataset': 'd',
+                      'seed': 1, 'status': 'ok', 'test': 81.5,
+                      'from_paper': False})
+        rows = read_results(path)
+        assert [(r['seed'], r['status']) for r in rows] == [(0, 'error'),
+                                                            (1, 'ok')]
+        assert 'line one' in rows[0]['error'] and 'line two' in rows[0][
+            'error']
+        assert rows[0]['test'] is None and rows[1]['test'] == 81.5
+        assert rows[1]['from_paper'] is False
+        with open(path, 'ab') as f:
+            f.write(b'train,m,d,ok')  # torn: no newline
+        assert len(read_results(path)) == 2
+        with pytest.warns(RuntimeWarning, match='torn'):
+            store.append({'kind': 'train', 'model': 'm', 'dataset': 'd',
+                          'seed': 2, 'status': 'ok'})
+        assert [r['seed'] for r in read_results(path)] == [0, 1, 2]
+        assert path.read_bytes().endswith(b'\n')
+    with pytest.raises(ResultsFileError):
+        ResultsFile(tmp_path / 'r.csv').append({'nonsense': 1})
+    foreign = tmp_path / 'foreign.csv'
+    foreign.write_text('a,b\n1,2\n')
+    with pytest.raises(ResultsFileError, match='header'):
+        ResultsFile(foreign)
+
+
+def test_mean_std_is_unbiased():
+    mean, std = mean_std([1.0, 2.0, 3.0])
+    assert mean == pytest.approx(2.0) and std == pytest.approx(1.0)
+    mean, std = mean_std([5.0])
+    assert mean == 5.0 and std != std  # nan for a single run
