@@ -3,6 +3,8 @@ importable from every test directory."""
 import pathlib
 import sys
 
+import pytest
+
 TESTS = pathlib.Path(__file__).resolve().parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
@@ -12,3 +14,13 @@ if str(TESTS) not in sys.path:
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture
+def isolated_env(tmp_path, monkeypatch):
+    """A private cache, no data root and no downloads: a test must not read
+    the user's cache nor write anywhere but ``tmp_path``."""
+    monkeypatch.setenv('GAT_ZOO_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    monkeypatch.delenv('GAT_ZOO_DATA', raising=False)
+    monkeypatch.setenv('GAT_ZOO_OFFLINE', '1')

@@ -22,8 +22,14 @@ import pytest
 import torch
 
 import gat_zoo
-from gat_zoo.bench import (FIELDS, ResultsFile, ResultsFileError, main,
-                           mean_std, read_results)
+from gat_zoo.bench import (
+    FIELDS,
+    ResultsFile,
+    ResultsFileError,
+    main,
+    mean_std,
+    read_results,
+)
 from gat_zoo.bench.cli import parse_args
 from gat_zoo.bench.runner import ModelSelectionError, resolve_models
 
@@ -37,12 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL = 'csbm:num_nodes=300:num_val=100'
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(tmp_path, monkeypatch):
-    monkeypatch.setenv('GAT_ZOO_CACHE', str(tmp_path / 'cache'))
-    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
-    monkeypatch.delenv('GAT_ZOO_DATA', raising=False)
-    monkeypatch.setenv('GAT_ZOO_OFFLINE', '1')
+pytestmark = pytest.mark.usefixtures('isolated_env')
 
 
 def node_models():

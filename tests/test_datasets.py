@@ -42,12 +42,7 @@ except ImportError:  # `tests` imported as a package
 SHARED_ROOT = os.environ.get('GAT_ZOO_DATA', '').strip() or None
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(tmp_path, monkeypatch):
-    monkeypatch.setenv('GAT_ZOO_CACHE', str(tmp_path / 'cache'))
-    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
-    monkeypatch.delenv('GAT_ZOO_DATA', raising=False)
-    monkeypatch.setenv('GAT_ZOO_OFFLINE', '1')
+pytestmark = pytest.mark.usefixtures('isolated_env')
 
 
 @pytest.fixture

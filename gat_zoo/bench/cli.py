@@ -9,14 +9,28 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 
 import gat_zoo
-from gat_zoo.bench.results import (ResultsFile, ResultsFileError,
-                                   environment_info, utc_now)
-from gat_zoo.bench.runner import (DatasetSpec, ModelSelectionError,
-                                  adapt_to_data,
-                                  config_json, default_models, error_text,
-                                  load_data, metric_for, num_splits,
-                                  parse_dataset_spec, resolve_models,
-                                  run_config, train_one, warn)
+from gat_zoo.bench.results import (
+    ResultsFile,
+    ResultsFileError,
+    environment_info,
+    utc_now,
+)
+from gat_zoo.bench.runner import (
+    DatasetSpec,
+    ModelSelectionError,
+    adapt_to_data,
+    config_json,
+    default_models,
+    error_text,
+    load_data,
+    metric_for,
+    num_splits,
+    parse_dataset_spec,
+    resolve_models,
+    run_config,
+    train_one,
+    warn,
+)
 from gat_zoo.bench.summary import format_speed_table, format_table, summarize
 
 __all__ = ['build_parser', 'main', 'parse_args', 'resolve_models']

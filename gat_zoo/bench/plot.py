@@ -2,6 +2,7 @@
 matplotlib's non-interactive Agg backend)."""
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
@@ -18,13 +19,25 @@ def _pyplot():
     return plt
 
 
+@contextlib.contextmanager
+def _figure(path, figsize):
+    """Yield ``(fig, ax)``; on exit lay out, save to ``path`` and always
+    close the figure (pyplot keeps every open figure alive)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=figsize)
+    try:
+        yield fig, ax
+        fig.tight_layout()
+        fig.savefig(Path(path), dpi=100)
+    finally:
+        plt.close(fig)
+
+
 def plot_learning_curve(path, history: Sequence[Dict[str, float]], *,
                         title: str = '') -> Path:
     """Validation score (%) and training loss against the epoch."""
-    plt = _pyplot()
     epochs = [h['epoch'] for h in history]
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    try:
+    with _figure(path, (6.4, 4.0)) as (fig, ax):
         ax.plot(epochs, [100 * h['val_score'] for h in history],
                 color='tab:blue', label='validation score (%)')
         ax.set_xlabel('epoch')
@@ -34,20 +47,13 @@ def plot_learning_curve(path, history: Sequence[Dict[str, float]], *,
                      color='tab:red', label='training loss')
         loss_ax.set_ylabel('training loss', color='tab:red')
         ax.set_title(title)
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path, dpi=100)
-    finally:
-        plt.close(fig)
-    return path
+    return Path(path)
 
 
 def plot_accuracy_vs_time(path, summaries: List[Dict[str, Any]]) -> Path:
     """Test mean (%) against seconds per epoch, one point per (model,
     dataset), with the std as an error bar."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    try:
+    with _figure(path, (6.4, 4.4)) as (fig, ax):
         for s in summaries:
             t, acc = s.get('time_per_epoch_s'), s.get('test_mean')
             if t is None or acc is None or not math.isfinite(acc):
@@ -63,12 +69,7 @@ def plot_accuracy_vs_time(path, summaries: List[Dict[str, Any]]) -> Path:
         ax.set_ylabel('test score (%)')
         ax.set_title('accuracy vs. time')
         ax.grid(True, alpha=0.3)
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path, dpi=100)
-    finally:
-        plt.close(fig)
-    return path
+    return Path(path)
 
 
 def write_plots(directory, curves: Dict[Tuple[str, str], Tuple[int, list]],

@@ -28,8 +28,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from gat_zoo.bench.memory import (current_memory_mb, peak_memory_mb,
-                                  reset_peak_memory)
+from gat_zoo.bench.memory import (
+    current_memory_mb,
+    peak_memory_mb,
+    reset_peak_memory,
+)
 
 __all__ = [
     'OPS',
@@ -60,11 +63,11 @@ class GraphSpec:
 
     @classmethod
     def random(cls, num_nodes: int = 10_000, num_edges: int = 100_000,
-               in_channels: int = 128, seed: int = 0) -> 'GraphSpec':
+               in_channels: int = 128, seed: int = 0) -> GraphSpec:
         return cls('random', num_nodes, num_edges, in_channels, seed)
 
     @classmethod
-    def from_dataset(cls, dataset: str, root=None) -> 'GraphSpec':
+    def from_dataset(cls, dataset: str, root=None) -> GraphSpec:
         return cls('dataset', dataset=dataset,
                    root=None if root is None else str(root))
 
