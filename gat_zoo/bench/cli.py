@@ -18,7 +18,6 @@ from gat_zoo.bench.results import (
 from gat_zoo.bench.runner import (
     DatasetSpec,
     ModelSelectionError,
-    adapt_to_data,
     config_json,
     default_models,
     error_text,
@@ -332,10 +331,6 @@ def _run_training(args) -> int:
                         model, spec.name, epochs=args.epochs,
                         max_epochs=args.max_epochs, patience=args.patience,
                         lr=args.lr, weight_decay=args.weight_decay)
-                    if data is not None:
-                        change = adapt_to_data(config, data)
-                        if change:
-                            note(('adapt', label), f'note: {label}: {change}')
                     if config['ignored']:
                         note(('ignored', model, label),
                              f"note: {model}/{label}: paper train settings "

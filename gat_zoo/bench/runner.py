@@ -26,7 +26,6 @@ from gat_zoo.bench.train import seed_everything, train_node_classifier
 __all__ = [
     'DatasetSpec',
     'ModelSelectionError',
-    'adapt_to_data',
     'load_data',
     'ogb_metric',
     'parse_dataset_spec',
@@ -258,23 +257,6 @@ def run_config(model: str, dataset: str, *, epochs: Optional[int] = None,
     return {'model': dict(config['model']), 'train': train,
             'from_paper': bool(config['from_paper']),
             'source': config['source'], 'ignored': ignored}
-
-
-def adapt_to_data(config: Dict[str, Any], data) -> Optional[str]:
-    """Drops ``normalize_features`` (row-normalising features to sum to
-    one, the Planetoid bag-of-words preprocessing) when the features have
-    negative entries, where row sums can vanish or flip sign (e.g. csbm's
-    Gaussian features). Edits ``config`` in place; returns a note when it
-    changed something."""
-    train = config['train']
-    x = getattr(data, 'x', None)
-    if train.get('normalize_features') and x is not None and \
-            x.is_floating_point() and bool((x < 0).any()):
-        train['normalize_features'] = False
-        return ('the paper config row-normalises features, but this '
-                'dataset has negative feature values; normalize_features '
-                'is turned off')
-    return None
 
 
 # One run #####################################################################

@@ -117,6 +117,12 @@ def train_node_classifier(
     x, edge_index, y = data.x.to(device), data.edge_index.to(device), \
         data.y.to(device)
     if normalize_features:
+        # Row sums of signed features can vanish or flip sign; the
+        # normalisation is only defined for non-negative (count) features.
+        if bool((x < 0).any()):
+            raise ValueError("normalize_features=True needs non-negative "
+                             "features, but this dataset has negative "
+                             "values")
         x = x / x.sum(dim=-1, keepdim=True).clamp_min(1e-12)
     train_mask, val_mask, test_mask = (m.to(device)
                                        for m in split_masks(data, split))

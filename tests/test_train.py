@@ -1,0 +1,52 @@
+"""The training loop: selection rules and feature normalisation."""
+import pytest
+import torch
+
+import gat_zoo
+from gat_zoo.bench.train import seed_everything, train_node_classifier
+from gat_zoo.datasets import csbm
+
+
+def _run(data, **kwargs):
+    seed_everything(0)
+    model = gat_zoo.create_model('gcn', data.num_features, data.num_classes)
+    settings = dict(lr=0.01, weight_decay=5e-4, epochs=15)
+    settings.update(kwargs)
+    return train_node_classifier(model, data, **settings)
+
+
+def test_selection_reads_the_validation_history():
+    data = csbm(num_nodes=300, num_val=100)
+    for rule in ('score', 'score_and_loss'):
+        result = _run(data, selection=rule)
+        history = {h['epoch']: h for h in result.history}
+        chosen = history[result.best_epoch]
+        assert result.test_score == chosen['test_score']
+        best_val = max(h['val_score'] for h in result.history)
+        if rule == 'score':
+            assert chosen['val_score'] == best_val
+        else:  # both at their best so far at the chosen epoch
+            earlier = [h for e, h in history.items() if e <= result.best_epoch]
+            assert chosen['val_score'] == max(h['val_score'] for h in earlier)
+            assert chosen['val_loss'] == min(h['val_loss'] for h in earlier)
+    with pytest.raises(ValueError, match='selection'):
+        _run(data, selection='test')
+
+
+def test_feature_normalisation_needs_non_negative_features():
+    data = csbm(num_nodes=200, num_val=50)
+    with pytest.raises(ValueError, match='non-negative'):
+        _run(data, normalize_features=True)
+    data.x = data.x.abs()
+    scaled = data.clone()
+    scaled.x = 7.0 * data.x  # row-normalisation removes the scale
+    a = _run(data, normalize_features=True)
+    b = _run(scaled, normalize_features=True)
+    assert a.test_score == b.test_score
+    assert torch.isfinite(torch.tensor(a.val_loss))
+
+
+def test_patience_stops_early():
+    data = csbm(num_nodes=200, num_val=50)
+    result = _run(data, epochs=500, patience=3, lr=0.0)  # nothing improves
+    assert result.epochs_run <= 5
