@@ -1,7 +1,7 @@
 """Tests of ``python -m gat_zoo.bench``: model/dataset selection, the default
-run, error rows, resume after a killed sweep (and torn lines), the CSV and
-JSON Lines outputs, plots, ``--speed`` and the ogbn path with ogb's
-Evaluator.
+run, error rows, resume after a killed sweep (and torn lines), the CSV,
+JSON-array and JSON Lines outputs, plots, ``--speed`` and the ogbn path
+with ogb's Evaluator.
 
 Everything runs on small csbm graphs with a few epochs; the cache and the
 data root are per-test temporary directories and downloads are disabled.
@@ -194,15 +194,13 @@ def test_multi_split_dataset_cycles_splits(tmp_path, monkeypatch):
         (0, 0), (1, 1), (2, 2), (3, 0)]
 
 
-def test_resume_after_kill(tmp_path):
-    results = tmp_path / 'r.csv'
-    argv = ['--model', 'gcn', '--dataset', SMALL, '--runs', '6', '--epochs',
-            '150', '--patience', '1000', '--no-progress', '--results-file',
-            str(results)]
+def _kill_after_first_row(argv, results, cwd):
+    """Starts the sweep ``argv`` in a subprocess, SIGKILLs it as soon as
+    ``results`` holds a row, and returns the rows it left."""
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep +
                os.environ.get('PYTHONPATH', ''))
     proc = subprocess.Popen([sys.executable, '-m', 'gat_zoo.bench'] + argv,
-                            env=env, cwd=str(tmp_path),
+                            env=env, cwd=str(cwd),
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
@@ -214,7 +212,19 @@ def test_resume_after_kill(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
-    before = read_results(results)
+    return read_results(results)
+
+
+def _sweep_argv(results):
+    return ['--model', 'gcn', '--dataset', SMALL, '--runs', '6', '--epochs',
+            '150', '--patience', '1000', '--no-progress', '--results-file',
+            str(results)]
+
+
+def test_resume_after_kill(tmp_path):
+    results = tmp_path / 'r.csv'
+    argv = _sweep_argv(results)
+    before = _kill_after_first_row(argv, results, tmp_path)
     assert 1 <= len(before) < 6, 'the sweep was not killed in the middle'
 
     # A writer killed in the middle of a row leaves a torn final line:
@@ -239,25 +249,48 @@ def test_resume_after_kill(tmp_path):
     assert len(read_results(results)) == 6
 
 
-def test_json_lines_output_and_plots(tmp_path):
+def test_resume_after_kill_json_array(tmp_path):
+    results = tmp_path / 'r.json'
+    argv = _sweep_argv(results)
+    before = _kill_after_first_row(argv, results, tmp_path)
+    assert 1 <= len(before) < 6, 'the sweep was not killed in the middle'
+    assert isinstance(json.loads(results.read_text()), list)  # still valid
+    assert main(argv + ['--resume']) == 0
+    rows = read_results(results)
+    assert rows[:len(before)] == before
+    assert sorted(r['seed'] for r in rows) == list(range(6))
+    assert len(json.loads(results.read_text())) == 6
+
+
+def test_json_array_and_json_lines_output_and_plots(tmp_path):
     results = tmp_path / 'r.json'
     plots = tmp_path / 'plots'
     assert main(['--quick', '--no-progress', '--model', 'gat,gcn',
                  '--dataset', SMALL, '--results-file', str(results),
                  '--plot', str(plots)]) == 0
-    lines = results.read_text(encoding='utf-8').splitlines()
-    objs = [json.loads(line) for line in lines]
+    objs = json.loads(results.read_text(encoding='utf-8'))  # one array
+    assert isinstance(objs, list)
     assert len(objs) == 4 and {o['status'] for o in objs} == {'ok'}
     assert set(objs[0]) <= set(FIELDS)
+    assert not list(tmp_path.glob('.r.json.*'))  # no temporary left over
     import pandas as pd
-    frame = pd.read_json(results, lines=True)
+    frame = pd.read_json(results)
     assert len(frame) == 4 and set(frame['model']) == {'gat', 'gcn'}
+    assert [(r['model'], r['seed']) for r in read_results(results)] == [
+        ('gat', 0), ('gat', 1), ('gcn', 0), ('gcn', 1)]
     names = sorted(p.name for p in plots.glob('*.png'))
     label = SMALL.replace(':', '_').replace('=', '_')
     assert names == sorted(['accuracy_vs_time.png', f'curve_gat_{label}.png',
                             f'curve_gcn_{label}.png'])
     for png in plots.glob('*.png'):
         assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+    lines_file = tmp_path / 'r.jsonl'
+    assert main(['--quick', '--no-progress', '--model', 'gcn', '--dataset',
+                 SMALL, '--results-file', str(lines_file)]) == 0
+    lines = lines_file.read_text(encoding='utf-8').splitlines()
+    assert [json.loads(line)['seed'] for line in lines] == [0, 1]
+    assert len(pd.read_json(lines_file, lines=True)) == 2
 
 
 def test_ogbn_uses_the_ogb_evaluator(tmp_path, monkeypatch):
@@ -316,7 +349,7 @@ def test_speed_skips_models_without_conv(capsys):
 
 
 def test_results_file_round_trip_and_torn_lines(tmp_path):
-    for name in ('r.csv', 'r.jsonl'):
+    for name in ('r.csv', 'r.jsonl', 'r.json'):
         path = tmp_path / name
         store = ResultsFile(path)
         message = 'ValueError: line one,\n"quoted", line two'
@@ -333,12 +366,17 @@ def test_results_file_round_trip_and_torn_lines(tmp_path):
             'error']
         assert rows[0]['test'] is None and rows[1]['test'] == 81.5
         assert rows[1]['from_paper'] is False
-        with open(path, 'ab') as f:
-            f.write(b'train,m,d,ok')  # torn: no newline
-        assert len(read_results(path)) == 2
-        with pytest.warns(RuntimeWarning, match='torn'):
+        if name.endswith('.json'):  # rewritten whole: never torn
+            assert [o['seed'] for o in json.loads(path.read_text())] == [0, 1]
             store.append({'kind': 'train', 'model': 'm', 'dataset': 'd',
                           'seed': 2, 'status': 'ok'})
+        else:
+            with open(path, 'ab') as f:
+                f.write(b'train,m,d,ok')  # torn: no newline
+            assert len(read_results(path)) == 2
+            with pytest.warns(RuntimeWarning, match='torn'):
+                store.append({'kind': 'train', 'model': 'm', 'dataset': 'd',
+                              'seed': 2, 'status': 'ok'})
         assert [r['seed'] for r in read_results(path)] == [0, 1, 2]
         assert path.read_bytes().endswith(b'\n')
     with pytest.raises(ResultsFileError):

@@ -61,10 +61,18 @@ synthetic dataset 'csbm' (no download) with the paper configs capped at
 
 EPILOG = """\
 results file:
-  .csv   one header line, then one line per (model, dataset, seed)
-  .json/.jsonl/.ndjson   JSON Lines: one JSON object per line (not an array)
-  Rows are appended with one write() + fsync each, so a killed sweep leaves
-  a valid file (at most the torn last line, which readers drop); --resume
+  .csv   one header line, then one line per (model, dataset, seed);
+         each row is appended with one write() + fsync on an O_APPEND
+         file, so a killed sweep leaves a valid file (at most a torn last
+         line, which readers drop and the next append truncates)
+  .json  one JSON array of row objects, rewritten atomically after each
+         run (temporary file + fsync + os.replace): always a valid array
+  .jsonl/.ndjson   JSON Lines, appended like the CSV
+  Columns: model, family, dataset, seed, split, status, error, val and
+  test (%), best_epoch, epochs_run, time_per_epoch_s, train_time_s,
+  num_params, peak_mem_mb (+ mem_kind), paper_mean/std/source, config
+  (JSON of the hyperparameters used) and the environment (versions,
+  device, kernel backend, torch_scatter/torch_sparse, UTC time). --resume
   skips the (model, dataset, seed) rows that have status 'ok'. --speed rows
   share the file (column kind='speed').
 
@@ -173,8 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_argument_group('output')
     out.add_argument(
         '--results-file', metavar='PATH', default=None,
-        help='append one row per (model, dataset, seed) to this .csv or '
-        '.json/.jsonl (JSON Lines) file, see below')
+        help='append one row per (model, dataset, seed) to this .csv, '
+        '.json (JSON array) or .jsonl (JSON Lines) file, see below')
     out.add_argument(
         '--resume', action='store_true',
         help="skip the (model, dataset, seed) runs that already have an "

@@ -5,17 +5,22 @@ Two formats, chosen by the file's extension:
 * ``.csv``: a header line (written once, when the file is new or empty)
   followed by one line per row. Newlines inside text fields (error
   messages) are replaced by ``' | '`` so that every row is one line.
-* ``.json``, ``.jsonl``, ``.ndjson``: `JSON Lines <https://jsonlines.org>`_,
-  one JSON object per line (so a ``.json`` results file is *not* a single
-  JSON array; read it with :func:`read_results` or
-  ``pandas.read_json(path, lines=True)``).
+* ``.json``: one JSON array of row objects (``json.load`` /
+  ``pandas.read_json(path)`` read it). Each append reads the array, adds the
+  row and rewrites the whole file atomically: a temporary file in the same
+  directory is written and fsynced, then :func:`os.replace`\ d over the
+  results file (appends are serialised by an :func:`fcntl.flock` on the
+  directory). A killed process leaves either the old or the new array,
+  never a partial one (at worst a stray ``.<name>.*.tmp`` file).
+* ``.jsonl``, ``.ndjson``: `JSON Lines <https://jsonlines.org>`_, one JSON
+  object per line (``pandas.read_json(path, lines=True)``).
 
-Every row is written with a single :func:`os.write` on a file opened with
-``O_APPEND``, then flushed to disk with :func:`os.fsync`, while holding an
-exclusive :func:`fcntl.flock` (where available). A process killed at any
-moment therefore leaves a file whose only possible damage is a torn final
-line: :func:`read_results` drops it, and the next append truncates it away
-before writing.
+CSV and JSON Lines rows are written with a single :func:`os.write` on a
+file opened with ``O_APPEND``, then flushed to disk with :func:`os.fsync`,
+while holding an exclusive :func:`fcntl.flock` (where available). A process
+killed at any moment therefore leaves a file whose only possible damage is
+a torn final line: :func:`read_results` drops it, and the next append
+truncates it away before writing.
 """
 from __future__ import annotations
 
@@ -77,7 +82,7 @@ _FLOAT_FIELDS = {'val', 'test', 'time_per_epoch_s', 'train_time_s',
                  'peak_mem_mb', 'paper_mean', 'paper_std', 'ours_s', 'pyg_s',
                  'ratio', 'ours_peak_mem_mb', 'pyg_peak_mem_mb', 'mem_ratio'}
 _BOOL_FIELDS = {'from_paper', 'torch_scatter', 'torch_sparse'}
-_JSON_SUFFIXES = ('.json', '.jsonl', '.ndjson')
+_JSONL_SUFFIXES = ('.jsonl', '.ndjson')
 
 
 class ResultsFileError(ValueError):
@@ -86,15 +91,18 @@ class ResultsFileError(ValueError):
 
 
 def results_format(path: PathLike) -> str:
-    """``'csv'`` or ``'jsonl'`` from the extension of ``path``."""
+    """``'csv'``, ``'json'`` (one array) or ``'jsonl'`` (JSON Lines) from
+    the extension of ``path``."""
     suffix = Path(path).suffix.lower()
     if suffix == '.csv':
         return 'csv'
-    if suffix in _JSON_SUFFIXES:
+    if suffix == '.json':
+        return 'json'
+    if suffix in _JSONL_SUFFIXES:
         return 'jsonl'
     raise ResultsFileError(
-        f"Results file {str(path)!r} must end in .csv (CSV) or "
-        f"{', '.join(_JSON_SUFFIXES)} (JSON Lines)")
+        f"Results file {str(path)!r} must end in .csv (CSV), .json (a JSON "
+        f"array) or {', '.join(_JSONL_SUFFIXES)} (JSON Lines)")
 
 
 # Environment #################################################################
@@ -178,8 +186,66 @@ def _encode(row: Dict[str, Any], fmt: str, fields: tuple) -> str:
         raise ResultsFileError(f"Unknown result columns {sorted(unknown)}")
     if fmt == 'csv':
         return _csv_line(row.get(k) for k in fields)
-    obj = {k: _clean(row.get(k)) for k in fields if k in row}
-    return json.dumps(obj, ensure_ascii=False, sort_keys=False) + '\n'
+    return json.dumps(_json_object(row, fields), ensure_ascii=False,
+                      sort_keys=False) + '\n'
+
+
+def _json_object(row: Dict[str, Any], fields: tuple) -> Dict[str, Any]:
+    return {k: _clean(row.get(k)) for k in fields if k in row}
+
+
+def _json_array_text(objs: List[Dict[str, Any]]) -> str:
+    # One row per line: diff- and grep-friendly, still a single array.
+    body = ',\n'.join(json.dumps(o, ensure_ascii=False) for o in objs)
+    return '[\n' + body + '\n]\n' if objs else '[]\n'
+
+
+def _load_json_rows(path: Path) -> List[Dict[str, Any]]:
+    """The raw objects of a ``.json`` results file (an array; JSON Lines
+    written by older versions are accepted too)."""
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding='utf-8').strip()
+    if not text:
+        return []
+    if text.startswith('['):
+        try:
+            objs = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ResultsFileError(f"{path} is not a valid JSON array: "
+                                   f"{err}") from err
+        if not isinstance(objs, list):
+            raise ResultsFileError(f"{path} is not a JSON array")
+        return [o for o in objs if isinstance(o, dict)]
+    return _parse_json_lines(path, _complete_text(path))
+
+
+def _replace_atomically(path: Path, text: str) -> None:
+    """Writes ``text`` to a temporary file next to ``path``, fsyncs it and
+    renames it over ``path`` (then fsyncs the directory)."""
+    import tempfile
+    directory = path.parent if str(path.parent) else Path('.')
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f'.{path.name}.',
+                               suffix='.tmp')
+    try:
+        _write_all(fd, text.encode('utf-8'))
+        os.fchmod(fd, 0o644)
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # not every OS can fsync a directory
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
 
 
 @contextlib.contextmanager
@@ -251,9 +317,12 @@ class ResultsFile:
 
     def append(self, row: Dict[str, Any]) -> None:
         """Appends one row atomically (single write + fsync)."""
-        line = _encode(row, self.format, self.fields)
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.format == 'json':
+            self._append_to_array(row)
+            return
+        line = _encode(row, self.format, self.fields)
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT,
                      0o644)
         try:
@@ -265,6 +334,22 @@ class ResultsFile:
                 os.fsync(fd)
         finally:
             os.close(fd)
+
+    def _append_to_array(self, row: Dict[str, Any]) -> None:
+        unknown = set(row) - set(self.fields)
+        if unknown:
+            raise ResultsFileError(f"Unknown result columns "
+                                   f"{sorted(unknown)}")
+        # The file itself is replaced, so the lock is on its directory.
+        dfd = os.open(self.path.parent if str(self.path.parent) else '.',
+                      os.O_RDONLY)
+        try:
+            with _locked(dfd):
+                objs = _load_json_rows(self.path)
+                objs.append(_json_object(row, self.fields))
+                _replace_atomically(self.path, _json_array_text(objs))
+        finally:
+            os.close(dfd)
 
     def read(self) -> List[Dict[str, Any]]:
         """All complete rows (see :func:`read_results`)."""
@@ -341,20 +426,28 @@ def read_results(path: PathLike) -> List[Dict[str, Any]]:
             rows.append({k: _typed(k, raw.get(k)) for k in
                          _merge_keys(FIELDS, header)})
     else:
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                obj = None
-            if not isinstance(obj, dict):
-                warnings.warn(f"{path}:{lineno}: skipping a malformed "
-                              f"line", RuntimeWarning, stacklevel=2)
-                continue
-            rows.append({k: _typed(k, obj.get(k)) for k in
-                         _merge_keys(FIELDS, obj)})
+        objs = (_load_json_rows(path) if fmt == 'json' else
+                _parse_json_lines(path, text))
+        rows = [{k: _typed(k, obj.get(k)) for k in _merge_keys(FIELDS, obj)}
+                for obj in objs]
     return rows
+
+
+def _parse_json_lines(path: Path, text: str) -> List[Dict[str, Any]]:
+    objs = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            obj = None
+        if not isinstance(obj, dict):
+            warnings.warn(f"{path}:{lineno}: skipping a malformed line",
+                          RuntimeWarning, stacklevel=3)
+            continue
+        objs.append(obj)
+    return objs
 
 
 def _merge_keys(first: Iterable[str], second: Iterable[str]) -> List[str]:
