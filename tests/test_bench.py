@@ -339,6 +339,62 @@ def test_speed_prints_ratios(tmp_path, capsys):
         assert f"{row['ratio']:.2f}x" in out
 
 
+def test_speed_scaling_sweep_with_dense_baseline_and_plots(tmp_path, capsys,
+                                                          monkeypatch):
+    import gat_zoo.bench.speed as speed
+    results = tmp_path / 'scaling.csv'
+    plots = tmp_path / 'plots'
+    # A tiny budget: the dense baseline fits on the smaller graph only.
+    monkeypatch.setattr(speed, 'memory_budget_mb', lambda: 0.5)
+    assert main(['--speed', '--model', 'gat', '--speed-sizes', '100,400',
+                 '--speed-shape', '2,4', '--speed-repeat', '1',
+                 '--speed-warmup', '0', '--speed-in-process', '--no-progress',
+                 '--results-file', str(results), '--plot', str(plots)]) == 0
+    out = capsys.readouterr().out
+    assert 'dense ms' in out and 'not run: dense' in out
+    rows = read_results(results)
+    assert [(r['num_edges'], r['op']) for r in rows] == [
+        (100, 'forward'), (100, 'forward_backward'), (400, 'forward'),
+        (400, 'forward_backward')]
+    assert rows[0]['num_nodes'] == round(100 * speed.ARXIV_SIZE[0] /
+                                         speed.ARXIV_SIZE[1])
+    assert rows[0]['dense_layer'].endswith('DenseMaskedGAT')
+    assert rows[0]['dense_s'] > 0 and not rows[0]['skipped']
+    assert rows[2]['dense_s'] is None and 'dense' in rows[2]['skipped']
+    assert all(r['fused'] == 'auto' for r in rows)
+    assert sorted(p.name for p in plots.iterdir()) == [
+        'scaling_forward.png', 'scaling_forward_backward.png']
+
+
+def test_dense_masked_gat_is_gat_on_simple_graphs():
+    from gat_zoo.bench.dense import DenseMaskedGAT
+    from gat_zoo.nn import GATConv
+    torch.manual_seed(0)
+    dense = DenseMaskedGAT(5, 3, heads=2).double()
+    sparse = GATConv(5, 3, heads=2).double()
+    with torch.no_grad():
+        sparse.lin.weight.copy_(dense.lin.weight)
+        sparse.att_src.copy_(dense.att_src.view(1, 2, 3))
+        sparse.att_dst.copy_(dense.att_dst.view(1, 2, 3))
+    x = torch.randn(7, 5, dtype=torch.float64)
+    edge_index = torch.tensor([[0, 1, 2, 3, 4, 0], [1, 2, 3, 4, 0, 2]])
+    assert torch.allclose(dense(x, edge_index), sparse(x, edge_index),
+                          atol=1e-12)
+
+
+def test_old_csv_header_keeps_working(tmp_path):
+    from gat_zoo.bench.results import _EARLIER_FIELDS, _csv_line
+    path = tmp_path / 'old.csv'
+    path.write_text(_csv_line(_EARLIER_FIELDS))
+    store = ResultsFile(path)
+    store.append({'kind': 'train', 'model': 'm', 'dataset': 'd', 'seed': 0,
+                  'status': 'ok', 'test': 80.0, 'fused': 'auto'})
+    rows = read_results(path)
+    assert rows[0]['test'] == 80.0 and 'fused' not in rows[0]
+    assert path.read_text().splitlines()[0] == _csv_line(
+        _EARLIER_FIELDS).strip()
+
+
 def test_speed_skips_models_without_conv(capsys):
     assert main(['--speed', '--model', 'gcn', '--no-progress']) == 0
     captured = capsys.readouterr()

@@ -214,6 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
         help='layer output: heads x channels per head (default: '
         f'{",".join(map(str, SPEED_SHAPE))}, a paper-scale hidden layer); '
         'a layer without heads gets HEADS*CHANNELS outputs')
+    spd.add_argument(
+        '--speed-sizes', metavar='E1,E2,...', type=_int_tuple(range(1, 65)),
+        default=None,
+        help='scaling sweep instead of one graph: random graphs with these '
+        "edge counts at ogbn-arxiv's average degree (1166243 gives "
+        "ogbn-arxiv's size), each layer beside PyG's and the survey's "
+        'dense O(N^2) GAT; a baseline whose estimated peak memory exceeds '
+        '60%% of RAM is skipped and says so. With --plot, log-log charts '
+        'of time and memory against edges')
     spd.add_argument('--speed-repeat', type=_positive, default=10,
                      help='timed calls per measurement; the median is '
                      'reported (default: 10)')
@@ -440,8 +449,19 @@ def _run_row(args, model, entry, spec: DatasetSpec, seed, data, data_error,
 
 
 def _run_speed(args) -> int:
-    from gat_zoo.bench.speed import GraphSpec, compare_layers, pyg_equivalent
-    if args.dataset is not None:
+    from gat_zoo.bench.speed import (
+        GraphSpec,
+        compare_layers,
+        memory_budget_mb,
+        pyg_equivalent,
+        scaling_graphs,
+    )
+    dense = budget = None
+    if args.speed_sizes is not None:
+        from gat_zoo.bench.dense import DenseMaskedGAT
+        graphs = scaling_graphs(args.speed_sizes, args.speed_graph[2])
+        dense, budget = DenseMaskedGAT, memory_budget_mb()
+    elif args.dataset is not None:
         graphs = [GraphSpec.from_dataset(label, args.root)
                   for label in args.datasets]
     else:
@@ -466,8 +486,8 @@ def _run_speed(args) -> int:
                 bar.set_postfix(model=model, refresh=True)
                 if (conv, graph) not in cache:
                     cache[(conv, graph)] = compare_layers(
-                        conv, graph, pyg=pyg_equivalent(conv),
-                        isolate=not args.speed_in_process,
+                        conv, graph, pyg=pyg_equivalent(conv), dense=dense,
+                        budget_mb=budget, isolate=not args.speed_in_process,
                         out_channels=channels, heads=heads,
                         warmup=args.speed_warmup, repeat=args.speed_repeat,
                         device=str(args.device),
@@ -481,6 +501,10 @@ def _run_speed(args) -> int:
                     row = {'kind': 'speed', 'model': model,
                            'family': gat_zoo.model_entry(model).family,
                            'dataset': graph.label, **measured,
+                           'num_nodes': (graph.num_nodes if graph.kind ==
+                                         'random' else None),
+                           'num_edges': (graph.num_edges if graph.kind ==
+                                         'random' else None),
                            'config': json.dumps({
                                'heads': heads, 'out_channels': channels,
                                'warmup': args.speed_warmup,
@@ -495,6 +519,10 @@ def _run_speed(args) -> int:
                 bar.update(1)
     finally:
         bar.close()
+    if rows and args.plot is not None and args.speed_sizes is not None:
+        from gat_zoo.bench.plot import plot_scaling
+        for path in plot_scaling(args.plot, rows):
+            warn(f'wrote {path}')
     if rows:
         print(format_speed_table(rows, isolated=not args.speed_in_process))
     else:

@@ -9,7 +9,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from gat_zoo.bench.results import sanitize_filename
 
-__all__ = ['plot_accuracy_vs_time', 'plot_learning_curve', 'write_plots']
+__all__ = ['plot_accuracy_vs_time', 'plot_learning_curve', 'plot_scaling',
+           'write_plots']
 
 
 def _pyplot():
@@ -90,4 +91,62 @@ def write_plots(directory, curves: Dict[Tuple[str, str], Tuple[int, list]],
     if any(s.get('runs') for s in summaries):
         written.append(plot_accuracy_vs_time(
             directory / 'accuracy_vs_time.png', summaries))
+    return written
+
+
+def _short_layer(path: str) -> str:
+    module, _, name = (path or '').rpartition('.')
+    if module.startswith('torch_geometric'):
+        return f'PyG {name}'
+    if module.startswith('gat_zoo.nn'):
+        return f'gat_zoo {name}'
+    return f'dense {name}'
+
+
+
+def plot_scaling(directory, rows: List[Dict[str, Any]]) -> List[Path]:
+    """Log-log charts of time and peak memory against the number of edges,
+    one per op (``scaling_<op>.png``), from ``--speed --speed-sizes`` rows:
+    a line per implementation (gat_zoo, PyG, dense) and layer."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for op in sorted({r['op'] for r in rows if r.get('op')}):
+        series: Dict[Tuple[str, str], List[Tuple[float, float, float]]] = {}
+        for r in rows:
+            if r.get('op') != op or not r.get('num_edges'):
+                continue
+            for side in ('ours', 'pyg', 'dense'):
+                layer = r.get('layer' if side == 'ours' else
+                              f'{side}_layer')
+                t, m = r.get(f'{side}_s'), r.get(f'{side}_peak_mem_mb')
+                if layer and t is not None and math.isfinite(t):
+                    series.setdefault((side, _short_layer(layer)), []).append(
+                        (r['num_edges'], t, m if m is not None else math.nan))
+        path = directory / f'scaling_{sanitize_filename(op)}.png'
+        plt = _pyplot()
+        fig, (time_ax, mem_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
+        try:
+            styles = {'ours': '-', 'pyg': '--', 'dense': ':'}
+            for (side, label), points in sorted(series.items()):
+                points = sorted(set(points))
+                edges = [p[0] for p in points]
+                time_ax.plot(edges, [p[1] for p in points], styles[side],
+                             marker='o', label=label)
+                mem_ax.plot(edges, [p[2] for p in points], styles[side],
+                            marker='o', label=label)
+            for ax, ylabel in ((time_ax, 'seconds per call (median)'),
+                               (mem_ax, 'peak memory (MB)')):
+                ax.set_xscale('log')
+                ax.set_yscale('log')
+                ax.set_xlabel('edges')
+                ax.set_ylabel(ylabel)
+                ax.grid(True, which='both', alpha=0.3)
+            time_ax.legend(fontsize=8)
+            fig.suptitle(f'{op}: time and memory against graph size')
+            fig.tight_layout()
+            fig.savefig(path, dpi=100)
+        finally:
+            plt.close(fig)
+        written.append(path)
     return written

@@ -68,19 +68,26 @@ TRAIN_FIELDS = (
 #: Columns of a ``--speed`` row (one per model, graph and operation).
 SPEED_FIELDS = ('layer', 'pyg_layer', 'graph', 'op', 'ours_s', 'pyg_s',
                 'ratio', 'ours_peak_mem_mb', 'pyg_peak_mem_mb', 'mem_ratio')
+#: Columns added after the first release of the file format; a CSV written
+#: before them keeps its header, and its new rows leave these out.
+LATER_FIELDS = ('num_nodes', 'num_edges', 'dense_layer', 'dense_s',
+                'dense_peak_mem_mb', 'skipped', 'fused')
 #: Columns describing the environment the row was produced in.
 ENV_FIELDS = ('gat_zoo_version', 'torch_version', 'pyg_version',
               'python_version', 'platform', 'device', 'device_name',
               'num_threads', 'backend', 'forced_backend', 'torch_scatter',
               'torch_sparse', 'timestamp_utc')
 #: Every column, in file order.
-FIELDS = COMMON_FIELDS + TRAIN_FIELDS + SPEED_FIELDS + ENV_FIELDS
+FIELDS = (COMMON_FIELDS + TRAIN_FIELDS + SPEED_FIELDS + ENV_FIELDS +
+          LATER_FIELDS)
+_EARLIER_FIELDS = FIELDS[:-len(LATER_FIELDS)]
 
 _INT_FIELDS = {'seed', 'split', 'best_epoch', 'epochs_run', 'num_params',
-               'num_threads'}
+               'num_threads', 'num_nodes', 'num_edges'}
 _FLOAT_FIELDS = {'val', 'test', 'time_per_epoch_s', 'train_time_s',
                  'peak_mem_mb', 'paper_mean', 'paper_std', 'ours_s', 'pyg_s',
-                 'ratio', 'ours_peak_mem_mb', 'pyg_peak_mem_mb', 'mem_ratio'}
+                 'ratio', 'ours_peak_mem_mb', 'pyg_peak_mem_mb', 'mem_ratio',
+                 'dense_s', 'dense_peak_mem_mb'}
 _BOOL_FIELDS = {'from_paper', 'torch_scatter', 'torch_sparse'}
 _JSONL_SUFFIXES = ('.jsonl', '.ndjson')
 
@@ -144,6 +151,7 @@ def environment_info(device: Any = 'cpu') -> Dict[str, Any]:
         'num_threads': torch.get_num_threads(),
         'backend': ops.resolve_backend(False),
         'forced_backend': ops.get_backend() or '',
+        'fused': ops.get_fused(),
         'torch_scatter': bool(ops.WITH_TORCH_SCATTER),
         'torch_sparse': bool(ops.WITH_TORCH_SPARSE),
         'timestamp_utc': utc_now(),
@@ -181,7 +189,8 @@ def _csv_line(values: Iterable[Any]) -> str:
 
 
 def _encode(row: Dict[str, Any], fmt: str, fields: tuple) -> str:
-    unknown = set(row) - set(fields)
+    # A file with an earlier header keeps it: later columns are left out.
+    unknown = set(row) - set(fields) - set(LATER_FIELDS)
     if unknown:
         raise ResultsFileError(f"Unknown result columns {sorted(unknown)}")
     if fmt == 'csv':
@@ -308,7 +317,9 @@ class ResultsFile:
         self.fields = FIELDS
         if self.format == 'csv' and self.path.is_file():
             header = _read_header(self.path)
-            if header is not None and tuple(header) != FIELDS:
+            if header is not None and tuple(header) == _EARLIER_FIELDS:
+                self.fields = _EARLIER_FIELDS
+            elif header is not None and tuple(header) != FIELDS:
                 raise ResultsFileError(
                     f"{self.path} has a different CSV header than this "
                     f"version of gat_zoo.bench writes; use a new results "

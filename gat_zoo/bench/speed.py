@@ -35,10 +35,14 @@ from gat_zoo.bench.memory import (
 )
 
 __all__ = [
+    'ARXIV_SIZE',
     'OPS',
     'GraphSpec',
     'build_layer',
     'compare_layers',
+    'estimated_peak_mb',
+    'memory_budget_mb',
+    'scaling_graphs',
     'measure_layer',
     'pyg_equivalent',
     'time_callable',
@@ -207,18 +211,58 @@ def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return a / b if b > 0 else None
 
 
+#: Bytes of peak memory per edge, head and channel, forward+backward, with
+#: margin: measured 4.2 (GATConv) and 6.9 (GATv2Conv) float32 words on an
+#: ogbn-arxiv-sized graph for PyG's message-passing layers.
+_MESSAGE_PASSING_BYTES = 4 * 9
+#: The same per node pair and head for the dense masked layer.
+_DENSE_BYTES = 4 * 8
+
+
+def estimated_peak_mb(side: str, graph: GraphSpec, heads: int,
+                      out_channels: int) -> Optional[float]:
+    """A generous peak-memory estimate for the layers that materialise
+    ``E x H x C`` messages (``'pyg'``) or ``N x N x H`` scores
+    (``'dense'``); :obj:`None` for the others. Used to skip measurements
+    that would exhaust the machine rather than measure them."""
+    if graph.kind != 'random':
+        return None
+    edges = graph.num_edges + graph.num_nodes  # with self-loops
+    if side == 'pyg':
+        return edges * heads * out_channels * _MESSAGE_PASSING_BYTES / 2**20
+    if side == 'dense':
+        return graph.num_nodes**2 * heads * _DENSE_BYTES / 2**20
+    return None
+
+
+def memory_budget_mb(fraction: float = 0.6) -> float:
+    """``fraction`` of this machine's physical memory, in MiB."""
+    try:
+        with open('/proc/meminfo', encoding='ascii') as f:
+            total_kb = int(f.readline().split()[1])
+        return fraction * total_kb / 1024
+    except (OSError, ValueError, IndexError):
+        return float('inf')
+
+
 def compare_layers(ours: type, graph: GraphSpec, *,
-                   pyg: Optional[type] = None, isolate: bool = True,
-                   out_channels: int = 32, heads: int = 8,
-                   ops: Sequence[str] = OPS, warmup: int = 3,
-                   repeat: int = 10, device: str = 'cpu',
-                   threads: Optional[int] = None) -> List[Dict[str, Any]]:
-    """Measures ``ours`` and PyG's layer of the same name (or ``pyg``).
+                   pyg: Optional[type] = None, dense: Optional[type] = None,
+                   isolate: bool = True, out_channels: int = 32,
+                   heads: int = 8, ops: Sequence[str] = OPS,
+                   warmup: int = 3, repeat: int = 10, device: str = 'cpu',
+                   threads: Optional[int] = None,
+                   budget_mb: Optional[float] = None) -> List[Dict[str, Any]]:
+    """Measures ``ours``, PyG's layer of the same name (or ``pyg``) and,
+    optionally, a ``dense`` baseline (e.g.
+    :class:`~gat_zoo.bench.dense.DenseMaskedGAT`).
 
     Returns one dict per op with ``layer``, ``pyg_layer``, ``graph``,
     ``op``, ``ours_s``, ``pyg_s``, ``ratio`` (ours / PyG),
     ``ours_peak_mem_mb``, ``pyg_peak_mem_mb``, ``mem_ratio``, ``mem_kind``,
-    ``status`` (``'ok'``/``'error'``) and ``error``.
+    ``status`` (``'ok'``/``'error'``) and ``error``; with ``dense`` also
+    ``dense_layer``, ``dense_s``, ``dense_peak_mem_mb``. A baseline whose
+    :func:`estimated_peak_mb` exceeds ``budget_mb`` is not run; ``skipped``
+    says which and why.
     """
     pyg = pyg if pyg is not None else pyg_equivalent(ours)
     kwargs = dict(out_channels=out_channels, heads=heads, ops=tuple(ops),
@@ -227,8 +271,16 @@ def compare_layers(ours: type, graph: GraphSpec, *,
     measure = measure_isolated if isolate else measure_layer
     results: Dict[str, Any] = {}
     errors = []
-    for side, cls in (('ours', ours), ('pyg', pyg)):
+    skipped = []
+    for side, cls in (('ours', ours), ('pyg', pyg), ('dense', dense)):
         if cls is None:
+            continue
+        estimate = estimated_peak_mb(side, graph, heads, out_channels)
+        if budget_mb is not None and estimate is not None \
+                and estimate > budget_mb:
+            skipped.append(f'{side} ({cls.__name__}): estimated peak '
+                           f'{estimate / 1024:.1f} GiB > budget '
+                           f'{budget_mb / 1024:.1f} GiB')
             continue
         try:
             results[side] = measure(cls, graph, **kwargs)
@@ -239,6 +291,12 @@ def compare_layers(ours: type, graph: GraphSpec, *,
     for op in ops:
         a = results.get('ours', {}).get(op, {})
         b = results.get('pyg', {}).get(op, {})
+        c = results.get('dense', {}).get(op, {})
+        extra = {} if dense is None else {
+            'dense_layer': f'{dense.__module__}.{dense.__qualname__}',
+            'dense_s': c.get('time_s'),
+            'dense_peak_mem_mb': c.get('peak_mem_mb'),
+        }
         rows.append({
             'layer': f'{ours.__module__}.{ours.__qualname__}',
             'pyg_layer': (f'{pyg.__module__}.{pyg.__qualname__}'
@@ -256,8 +314,24 @@ def compare_layers(ours: type, graph: GraphSpec, *,
             'error': '; '.join(errors) if errors else
             ('' if pyg is not None else
              f'no torch_geometric.nn.{ours.__name__} to compare with'),
+            'skipped': '; '.join(skipped),
+            **extra,
         })
     return rows
+
+
+#: ogbn-arxiv's size: the graph of the fused kernels' acceptance figures.
+ARXIV_SIZE = (169_343, 1_166_243)
+
+
+def scaling_graphs(edge_counts: Sequence[int], in_channels: int = 128,
+                   seed: int = 0) -> List[GraphSpec]:
+    """Random graphs with ``edge_counts`` edges at ogbn-arxiv's average
+    degree (an edge count equal to ogbn-arxiv's gives its node count too).
+    """
+    nodes_per_edge = ARXIV_SIZE[0] / ARXIV_SIZE[1]
+    return [GraphSpec.random(max(2, round(e * nodes_per_edge)), int(e),
+                             in_channels, seed) for e in edge_counts]
 
 
 def graph_spec_dict(graph: GraphSpec) -> Dict[str, Any]:

@@ -158,13 +158,25 @@ def format_speed_table(rows: List[Dict[str, Any]],
     headers = ['model', 'layer', 'graph', 'op', 'ours ms', 'PyG ms',
                'ratio ours/PyG', 'ours peak MB', 'PyG peak MB',
                'mem ratio', 'status']
-    table = [[r['model'], r.get('layer') or '—', r.get('graph') or '—',
-              r.get('op') or '—', ms(r.get('ours_s')), ms(r.get('pyg_s')),
-              ratio(r.get('ratio')), mb(r.get('ours_peak_mem_mb')),
-              mb(r.get('pyg_peak_mem_mb')), ratio(r.get('mem_ratio')),
-              r['status'] if r['status'] == 'ok' else
-              f"{r['status']}: {_short(r.get('error'), 80)}"]
-             for r in rows]
+    with_dense = any(r.get('dense_layer') for r in rows)
+    if with_dense:
+        headers[7:7] = ['dense ms']
+        headers.insert(-1, 'dense peak MB')
+    table = []
+    for r in rows:
+        status = (r['status'] if r['status'] == 'ok' else
+                  f"{r['status']}: {_short(r.get('error'), 80)}")
+        if r.get('skipped'):
+            status += f" (not run: {_short(r['skipped'], 120)})"
+        line = [r['model'], r.get('layer') or '—', r.get('graph') or '—',
+                r.get('op') or '—', ms(r.get('ours_s')), ms(r.get('pyg_s')),
+                ratio(r.get('ratio')), mb(r.get('ours_peak_mem_mb')),
+                mb(r.get('pyg_peak_mem_mb')), ratio(r.get('mem_ratio')),
+                status]
+        if with_dense:
+            line[7:7] = [ms(r.get('dense_s'))]
+            line.insert(-1, mb(r.get('dense_peak_mem_mb')))
+        table.append(line)
     kinds = sorted({r.get('mem_kind') for r in rows if r.get('mem_kind')})
     notes = ['time: median over repeats after warmup; ratio < 1: ours is '
              'faster / smaller.']

@@ -10,6 +10,16 @@ from gat_zoo.ops._backend import (
     set_backend,
     use_backend,
 )
+from gat_zoo.ops.csr import CSRGraph, cached_csr, clear_csr_cache
+from gat_zoo.ops.edge_logits import gatv2_logits
+from gat_zoo.ops.edge_softmax import gat_edge_softmax
+from gat_zoo.ops.fused import (
+    FUSED_MODES,
+    fused_allowed,
+    get_fused,
+    set_fused,
+    use_fused,
+)
 from gat_zoo.ops.segment import (
     index_to_ptr,
     ptr_to_index,
@@ -18,6 +28,7 @@ from gat_zoo.ops.segment import (
     segment_softmax,
     segment_sum,
 )
+from gat_zoo.ops.spmm import head_spmm
 
 __all__ = [
     'BACKENDS',
@@ -32,6 +43,17 @@ __all__ = [
     'segment_count',
     'segment_softmax',
     'segment_sum',
+    'CSRGraph',
+    'FUSED_MODES',
+    'cached_csr',
+    'clear_csr_cache',
+    'fused_allowed',
+    'gat_edge_softmax',
+    'gatv2_logits',
+    'get_fused',
+    'head_spmm',
+    'set_fused',
+    'use_fused',
     'set_backend',
     'use_backend',
 ]

@@ -17,9 +17,10 @@ locally with the :func:`use_backend` context manager.
 """
 from __future__ import annotations
 
-import contextlib
 import os
-from typing import Iterator, Optional
+from typing import ContextManager, Optional
+
+from gat_zoo.ops._setting import ProcessSetting
 
 __all__ = [
     'BACKENDS',
@@ -60,8 +61,9 @@ def _check_name(name: Optional[str], origin: str) -> Optional[str]:
     return name
 
 
-_forced: Optional[str] = _check_name(os.environ.get('GAT_ZOO_BACKEND'),
-                                     'the GAT_ZOO_BACKEND environment variable')
+_forced: ProcessSetting[Optional[str]] = ProcessSetting(
+    _check_name, os.environ.get('GAT_ZOO_BACKEND'),
+    'the GAT_ZOO_BACKEND environment variable')
 
 
 def available_backends() -> tuple:
@@ -71,18 +73,16 @@ def available_backends() -> tuple:
 
 def get_backend() -> Optional[str]:
     """The forced backend, or :obj:`None` when chosen automatically."""
-    return _forced
+    return _forced.value
 
 
 def set_backend(name: Optional[str]) -> None:
     """Force a backend for the whole process (:obj:`None`/``'auto'`` resets
     to the automatic choice)."""
-    global _forced
-    _forced = _check_name(name, 'set_backend()')
+    _forced.set(name, 'set_backend()')
 
 
-@contextlib.contextmanager
-def use_backend(name: Optional[str]) -> Iterator[None]:
+def use_backend(name: Optional[str]) -> ContextManager[None]:
     """Context manager that forces a backend inside its block.
 
     .. code-block:: python
@@ -90,13 +90,7 @@ def use_backend(name: Optional[str]) -> Iterator[None]:
         with gat_zoo.ops.use_backend('csr'):
             out = conv(x, edge_index)
     """
-    global _forced
-    previous = _forced
-    _forced = _check_name(name, 'use_backend()')
-    try:
-        yield
-    finally:
-        _forced = previous
+    return _forced.scoped(name, 'use_backend()')
 
 
 def resolve_backend(has_ptr: bool) -> str:
@@ -106,8 +100,8 @@ def resolve_backend(has_ptr: bool) -> str:
     pointer gets the segment path (no atomics, no index expansion), and the
     rest go to torch_scatter when it is installed, else to native torch.
     """
-    if _forced is not None:
-        return _forced
+    if _forced.value is not None:
+        return _forced.value
     if has_ptr:
         return 'csr'
     return 'scatter' if WITH_TORCH_SCATTER else 'torch'

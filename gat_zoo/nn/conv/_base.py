@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple, Union
 
+import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.typing import SparseTensor, torch_sparse
@@ -28,7 +29,22 @@ from gat_zoo.nn.validation import (
     node_counts,
     validation_enabled,
 )
-from gat_zoo.ops import segment_aggregate
+from gat_zoo.ops import (
+    CSRGraph,
+    cached_csr,
+    fused_allowed,
+    head_spmm,
+    segment_aggregate,
+)
+
+_HOOK_DICTS = (
+    '_propagate_forward_pre_hooks', '_propagate_forward_hooks',
+    '_message_forward_pre_hooks', '_message_forward_hooks',
+    '_aggregate_forward_pre_hooks', '_aggregate_forward_hooks',
+    '_message_and_aggregate_forward_pre_hooks',
+    '_message_and_aggregate_forward_hooks',
+    '_edge_update_forward_pre_hooks', '_edge_update_forward_hooks',
+)
 
 _SEGMENT_REDUCTIONS = {'add': 'sum', 'sum': 'sum', 'mean': 'mean',
                        'max': 'max'}
@@ -178,6 +194,94 @@ class AttentionConv(MessagePassing):
             out = out + res
         if self.bias is not None:
             out = out + self.bias
+        return out
+
+    # ------------------------------------------------------------------
+    # Fused path.
+    # ------------------------------------------------------------------
+    def _fusable(self, edge_index: Any, x_src: Tensor) -> bool:
+        """Whether this call may take the fused CSR path.
+
+        It may unless the mode forbids it on this device, the adjacency is
+        a torch sparse tensor, or anything observes the message-passing
+        steps the fused path skips: PyG hooks (e.g. the one
+        :class:`~torch_geometric.explain.AttentionExplainer` registers to
+        read ``alpha``), explain mode, or decomposed layers.
+        """
+        if not fused_allowed(x_src.device):
+            return False
+        if self.decomposed_layers > 1 or self.explain:
+            return False
+        if any(getattr(self, name, None) for name in _HOOK_DICTS):
+            return False
+        if _is_sparse_tensor(edge_index):
+            return True
+        return isinstance(edge_index, Tensor) and not is_torch_sparse_tensor(
+            edge_index)
+
+    def _fused_graph(self, edge_index: Any, checked_index: Any,
+                     x_src: Tensor, x_dst: Optional[Tensor],
+                     size: Optional[Tuple[int, int]]) -> Tuple[CSRGraph, Any]:
+        """``(graph, adjacency)``: the target-major CSR graph (self-loops
+        included when the layer adds them) and the adjacency in the
+        caller's layout and order, as ``return_attention_weights`` reports
+        it.
+
+        ``edge_index`` is the object the caller passed (the cache key: a
+        static graph is sorted once, not on every call), ``checked_index``
+        the validated index derived from it."""
+        num_src, num_dst = node_counts(x_src, x_dst, size)
+        if num_dst is None:
+            num_dst = num_src
+        add_loops = bool(getattr(self, 'add_self_loops', False))
+        loops = self._loop_count(x_src, x_dst, size)
+
+        def build() -> Tuple[CSRGraph, Any]:
+            adj = checked_index
+            if _is_sparse_tensor(adj):
+                if add_loops:
+                    adj = torch_sparse.set_diag(adj)
+                rowptr, col, _ = adj.csr()
+                return CSRGraph(rowptr, col, num_src,
+                                row=adj.storage.row()), adj
+            plain = adj.as_subclass(Tensor) if type(adj) is not Tensor \
+                else adj
+            if add_loops:
+                plain, _ = self._with_self_loops(plain, None, loops,
+                                                 self.fill_value)
+            return CSRGraph.from_edge_index(plain, num_src, num_dst), plain
+
+        return cached_csr(edge_index, (num_src, num_dst, add_loops, loops),
+                          build)
+
+    def _fused_edge_attr(self, edge_index: Any, edge_attr: Tensor,
+                         x_src: Tensor, x_dst: Optional[Tensor],
+                         size: Optional[Tuple[int, int]]) -> Tensor:
+        """Edge features of the fused graph's edges, in the caller's order
+        (the self-loops' features filled in as the reference path does)."""
+        if getattr(self, 'add_self_loops', False):
+            _, edge_attr = self._with_self_loops(
+                edge_index, edge_attr, self._loop_count(x_src, x_dst, size),
+                self.fill_value)
+        assert edge_attr is not None
+        return edge_attr.view(-1, 1) if edge_attr.dim() == 1 else edge_attr
+
+    def _fused_output(self, graph: CSRGraph, alpha: Tensor, h_src: Tensor,
+                      res: Optional[Tensor], adjacency: Any,
+                      return_attention_weights: Optional[bool]):
+        """Attention dropout, aggregation and output packaging of the fused
+        path, from coefficients ``alpha`` ``[E, H]`` in CSR order."""
+        dropout = getattr(self, 'dropout', 0.0)
+        if self.training and dropout > 0:
+            # The mask is drawn in the caller's edge order, as the
+            # message-passing path draws it, so both paths see the same
+            # random neighbourhoods under the same seed.
+            keep = F.dropout(alpha.new_ones(alpha.shape), p=dropout)
+            alpha = alpha * graph.to_csr_order(keep)
+        out = self._combine_heads(head_spmm(graph, alpha, h_src), res)
+        if return_attention_weights:
+            return self._attention_result(out, adjacency,
+                                          graph.to_caller_order(alpha))
         return out
 
     @staticmethod

@@ -6,12 +6,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Parameter
+from torch.nn.parameter import UninitializedParameter
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
 
 from gat_zoo.nn.conv._base import AttentionConv
-from gat_zoo.ops import segment_softmax
+from gat_zoo.ops import gat_edge_softmax, segment_softmax
+
+
+def _fold(weight: Tensor, att: Tensor) -> Tensor:
+    r"""``[D, H]`` matrix :math:`(\mathbf{a}_h^{\top}\mathbf{\Theta}_h)_h`
+    of a ``[H * C, D]`` projection and ``[1, H, C]`` attention vectors."""
+    heads, channels = att.shape[-2], att.shape[-1]
+    folded = (weight.view(heads, channels, -1) *
+              att.view(heads, channels, 1)).sum(dim=1)
+    return folded.t()
 
 
 class GATConv(AttentionConv):
@@ -211,12 +221,19 @@ class GATConv(AttentionConv):
         H, C = self.heads, self.out_channels
         x_src, x_dst, bipartite = self._split_features(
             x, self.in_channels, size)
+        adjacency = edge_index
         edge_index = self._check_graph(edge_index, edge_attr, x_src, x_dst,
                                        bipartite, size, self.edge_dim)
 
         res: Optional[Tensor] = None
         if self.res is not None and x_dst is not None:
             res = self.res(x_dst)
+
+        if self._fusable(edge_index, x_src) and (
+                edge_attr is None or isinstance(edge_index, Tensor)):
+            return self._fused_forward(x_src, x_dst, bipartite, adjacency,
+                                       edge_index, edge_attr, size, res,
+                                       return_attention_weights)
 
         if self.lin is not None:
             h_src = self.lin(x_src).view(-1, H, C)
@@ -257,6 +274,41 @@ class GATConv(AttentionConv):
             return self._attention_result(out, edge_index, alpha)
         return out
 
+    def _fused_forward(self, x_src: Tensor, x_dst: OptTensor,
+                       bipartite: bool, adjacency, edge_index, edge_attr:
+                       OptTensor, size: Size, res: OptTensor,
+                       return_attention_weights: Optional[bool]):
+        """The same layer on a target-major CSR graph: per-node scores from
+        the attention vectors folded into the projection, an
+        ``[E, H]`` softmax, and :func:`gat_zoo.ops.head_spmm` instead of
+        ``[E, H, C]`` messages."""
+        H, C = self.heads, self.out_channels
+        graph, adjacency = self._fused_graph(adjacency, edge_index, x_src,
+                                             x_dst, size)
+        lin_src = self.lin if self.lin is not None else self.lin_src
+        lin_dst = self.lin if self.lin is not None else self.lin_dst
+        assert lin_src is not None and lin_dst is not None
+        h_src = lin_src(x_src).view(-1, H, C)
+        if (x_dst is not None and lin_dst is not lin_src
+                and isinstance(lin_dst.weight, UninitializedParameter)):
+            lin_dst(x_dst)  # a lazy target projection sizes itself once
+        # a^T (W x) = (W^T a)^T x: one [D, H] matrix per side, so the scores
+        # never touch the [N, H, C] projection.
+        score_src = x_src @ _fold(lin_src.weight, self.att_src)
+        score_dst: OptTensor = None
+        if x_dst is not None:
+            score_dst = x_dst @ _fold(lin_dst.weight, self.att_dst)
+        score_edge: OptTensor = None
+        if edge_attr is not None and self.lin_edge is not None:
+            score_edge = self._edge_scores(self._fused_edge_attr(
+                edge_index, edge_attr, x_src, x_dst, size))
+            assert score_edge is not None
+            score_edge = graph.to_csr_order(score_edge)
+        alpha = gat_edge_softmax(graph, score_src, score_dst, score_edge,
+                                 self.negative_slope)
+        return self._fused_output(graph, alpha, h_src, res, adjacency,
+                                  return_attention_weights)
+
     def _edge_scores(self, edge_attr: OptTensor) -> OptTensor:
         """:math:`\\mathbf{a}_e^{\\top}\\mathbf{\\Theta}_e \\mathbf{e}_{ij}`
         for every edge, as one ``[E, D] x [D, H]`` product."""
@@ -264,10 +316,7 @@ class GATConv(AttentionConv):
             return None
         if edge_attr.dim() == 1:
             edge_attr = edge_attr.view(-1, 1)
-        H, C = self.heads, self.out_channels
-        weight = self.lin_edge.weight.view(H, C, -1)
-        folded = (weight * self.att_edge.view(H, C, 1)).sum(dim=1)  # [H, D]
-        return edge_attr @ folded.t()
+        return edge_attr @ _fold(self.lin_edge.weight, self.att_edge)
 
     def edge_update(self, score_j: Tensor, score_i: OptTensor,
                     score_edge: OptTensor, index: Tensor, ptr: OptTensor,

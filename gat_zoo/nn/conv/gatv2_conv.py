@@ -11,7 +11,7 @@ from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
 
 from gat_zoo.nn.conv._base import AttentionConv
-from gat_zoo.ops import segment_softmax
+from gat_zoo.ops import gatv2_logits, segment_softmax
 
 
 class GATv2Conv(AttentionConv):
@@ -204,12 +204,19 @@ class GATv2Conv(AttentionConv):
             raise ValueError("GATv2Conv needs target node features: the "
                              "attention logit depends on x_i, so "
                              "(x_src, None) is not supported")
+        adjacency = edge_index
         edge_index = self._check_graph(edge_index, edge_attr, x_src, x_dst,
                                        bipartite, size, self.edge_dim)
 
         res: Optional[Tensor] = None
         if self.res is not None:
             res = self.res(x_dst)
+
+        if self._fusable(edge_index, x_src) and (
+                edge_attr is None or isinstance(edge_index, Tensor)):
+            return self._fused_forward(x_src, x_dst, bipartite, adjacency,
+                                       edge_index, edge_attr, size, res,
+                                       return_attention_weights)
 
         h_src = self.lin_l(x_src).view(-1, H, C)
         if not bipartite and self.share_weights:
@@ -235,6 +242,37 @@ class GATv2Conv(AttentionConv):
         if return_attention_weights:
             return self._attention_result(out, edge_index, alpha)
         return out
+
+    def _fused_forward(self, x_src: Tensor, x_dst: Tensor, bipartite: bool,
+                       adjacency, edge_index, edge_attr: OptTensor,
+                       size: Size, res: OptTensor,
+                       return_attention_weights: Optional[bool]):
+        """The same layer on a target-major CSR graph: logits from
+        :func:`gat_zoo.ops.gatv2_logits` (``[E, H, C]`` hidden vectors one
+        chunk at a time, recomputed in backward) and
+        :func:`gat_zoo.ops.head_spmm` instead of ``[E, H, C]`` messages."""
+        H, C = self.heads, self.out_channels
+        graph, adjacency = self._fused_graph(adjacency, edge_index, x_src,
+                                             x_dst, size)
+        h_src = self.lin_l(x_src).view(-1, H, C)
+        if not bipartite and self.share_weights:
+            h_dst = h_src
+        else:
+            h_dst = self.lin_r(x_dst).view(-1, H, C)
+
+        edge_weight: OptTensor = None
+        if edge_attr is not None and self.lin_edge is not None:
+            edge_attr = graph.to_csr_order(self._fused_edge_attr(
+                edge_index, edge_attr, x_src, x_dst, size))
+            edge_weight = self.lin_edge.weight
+        else:
+            edge_attr = None
+
+        logits = gatv2_logits(graph, h_src, h_dst, self.att,
+                              self.negative_slope, edge_attr, edge_weight)
+        alpha = segment_softmax(logits, graph.row, graph.ptr, graph.num_dst)
+        return self._fused_output(graph, alpha, h_src, res, adjacency,
+                                  return_attention_weights)
 
     def edge_update(self, x_j: Tensor, x_i: Tensor, edge_attr: OptTensor,
                     index: Tensor, ptr: OptTensor,
