@@ -468,23 +468,27 @@ def test_fused_cuda_matches_cpu(kind):  # pragma: no cover - GPU only
     assert torch.allclose(gpu.cpu(), cpu, atol=1e-5)
 
 
-def test_cora_gat_gradients_agree_between_paths(tmp_path, monkeypatch):
-    """The paper's GAT on real Cora, float64, training mode (input and
-    attention dropout under one seed): both paths give the same loss and
-    gradients to 1e-9."""
+@pytest.mark.parametrize('name,raw', [('Cora', 'ind.cora.x'),
+                                      ('PubMed', 'ind.pubmed.allx')])
+def test_planetoid_gat_gradients_agree_between_paths(name, raw, tmp_path,
+                                                     monkeypatch):
+    """The paper's GAT on real Cora and PubMed, float64, training mode
+    (input and attention dropout under one seed): both paths give the same
+    loss and gradients to 1e-9."""
     import os
     from pathlib import Path
 
     from gat_zoo import create_model
     from gat_zoo.datasets import load_dataset
     root = os.environ.get('GAT_ZOO_DATA', '').strip()
-    cora = Path(root or ".") / "Planetoid/Cora/raw/ind.cora.x"
-    if not root or not cora.is_file():
-        pytest.skip('needs GAT_ZOO_DATA with Planetoid/Cora')
+    path = Path(root or '.') / 'Planetoid' / name / 'raw' / raw
+    if not root or not path.is_file():
+        pytest.skip(f'needs GAT_ZOO_DATA with Planetoid/{name}/raw')
     monkeypatch.setenv('GAT_ZOO_CACHE', str(tmp_path))
-    data = load_dataset('Cora', root=root)
+    data = load_dataset(name, root=root)
     torch.manual_seed(0)
-    model = create_model('gat', data.num_features, 7).double().train()
+    model = create_model('gat', data.num_features,
+                         int(data.y.max()) + 1).double().train()
     x = data.x.double()
     results = []
     for mode in ('off', 'on'):

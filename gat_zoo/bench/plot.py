@@ -128,8 +128,15 @@ def plot_scaling(directory, rows: List[Dict[str, Any]]) -> List[Path]:
         fig, (time_ax, mem_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
         try:
             styles = {'ours': '-', 'pyg': '--', 'dense': ':'}
-            for (side, label), points in sorted(series.items()):
-                points = sorted(set(points))
+            for (side, label), raw in sorted(series.items()):
+                # A baseline measured once per model (the dense layer) has
+                # several points per size: plot their mean.
+                by_edges: Dict[float, List[Tuple[float, float]]] = {}
+                for e, t, m in raw:
+                    by_edges.setdefault(e, []).append((t, m))
+                points = [(e, sum(t for t, _ in v) / len(v),
+                           sum(m for _, m in v) / len(v))
+                          for e, v in sorted(by_edges.items())]
                 edges = [p[0] for p in points]
                 time_ax.plot(edges, [p[1] for p in points], styles[side],
                              marker='o', label=label)
