@@ -1,4 +1,4 @@
-"""The benchmark's results file: one flat row per run, appended atomically.
+r"""The benchmark's results file: one flat row per run, appended atomically.
 
 Two formats, chosen by the file's extension:
 
