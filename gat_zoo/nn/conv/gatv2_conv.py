@@ -212,17 +212,17 @@ class GATv2Conv(AttentionConv):
         if self.res is not None:
             res = self.res(x_dst)
 
-        if self._fusable(edge_index, x_src) and (
-                edge_attr is None or isinstance(edge_index, Tensor)):
-            return self._fused_forward(x_src, x_dst, bipartite, adjacency,
-                                       edge_index, edge_attr, size, res,
-                                       return_attention_weights)
-
         h_src = self.lin_l(x_src).view(-1, H, C)
         if not bipartite and self.share_weights:
             h_dst = h_src
         else:
             h_dst = self.lin_r(x_dst).view(-1, H, C)
+
+        if self._fusable(edge_index, x_src) and (
+                edge_attr is None or isinstance(edge_index, Tensor)):
+            return self._fused_forward(h_src, h_dst, x_src, x_dst, adjacency,
+                                       edge_index, edge_attr, size, res,
+                                       return_attention_weights)
 
         if self.add_self_loops:
             edge_index, edge_attr = self._with_self_loops(
@@ -243,23 +243,16 @@ class GATv2Conv(AttentionConv):
             return self._attention_result(out, edge_index, alpha)
         return out
 
-    def _fused_forward(self, x_src: Tensor, x_dst: Tensor, bipartite: bool,
-                       adjacency, edge_index, edge_attr: OptTensor,
-                       size: Size, res: OptTensor,
+    def _fused_forward(self, h_src: Tensor, h_dst: Tensor, x_src: Tensor,
+                       x_dst: Tensor, adjacency, edge_index,
+                       edge_attr: OptTensor, size: Size, res: OptTensor,
                        return_attention_weights: Optional[bool]):
         """The same layer on a target-major CSR graph: logits from
         :func:`gat_zoo.ops.gatv2_logits` (``[E, H, C]`` hidden vectors one
         chunk at a time, recomputed in backward) and
         :func:`gat_zoo.ops.head_spmm` instead of ``[E, H, C]`` messages."""
-        H, C = self.heads, self.out_channels
         graph, adjacency = self._fused_graph(adjacency, edge_index, x_src,
                                              x_dst, size)
-        h_src = self.lin_l(x_src).view(-1, H, C)
-        if not bipartite and self.share_weights:
-            h_dst = h_src
-        else:
-            h_dst = self.lin_r(x_dst).view(-1, H, C)
-
         edge_weight: OptTensor = None
         if edge_attr is not None and self.lin_edge is not None:
             edge_attr = graph.to_csr_order(self._fused_edge_attr(
