@@ -231,8 +231,8 @@ class GATConv(AttentionConv):
 
         if self._fusable(edge_index, x_src) and (
                 edge_attr is None or isinstance(edge_index, Tensor)):
-            return self._fused_forward(x_src, x_dst, bipartite, adjacency,
-                                       edge_index, edge_attr, size, res,
+            return self._fused_forward(x_src, x_dst, adjacency, edge_index,
+                                       edge_attr, size, res,
                                        return_attention_weights)
 
         if self.lin is not None:
@@ -274,9 +274,9 @@ class GATConv(AttentionConv):
             return self._attention_result(out, edge_index, alpha)
         return out
 
-    def _fused_forward(self, x_src: Tensor, x_dst: OptTensor,
-                       bipartite: bool, adjacency, edge_index, edge_attr:
-                       OptTensor, size: Size, res: OptTensor,
+    def _fused_forward(self, x_src: Tensor, x_dst: OptTensor, adjacency,
+                       edge_index, edge_attr: OptTensor, size: Size,
+                       res: OptTensor,
                        return_attention_weights: Optional[bool]):
         """The same layer on a target-major CSR graph: per-node scores from
         the attention vectors folded into the projection, an
