@@ -50,3 +50,34 @@ def test_patience_stops_early():
     data = csbm(num_nodes=200, num_val=50)
     result = _run(data, epochs=500, patience=3, lr=0.0)  # nothing improves
     assert result.epochs_run <= 5
+
+
+class _PenalisedGCN(torch.nn.Module):
+    """A GCN whose auxiliary loss pulls every weight towards zero."""
+
+    def __init__(self, data, weight):
+        super().__init__()
+        self.gcn = gat_zoo.create_model('gcn', data.num_features,
+                                        data.num_classes)
+        self.weight = weight
+        self.calls = 0
+
+    def forward(self, x, edge_index):
+        return self.gcn(x, edge_index)
+
+    def auxiliary_loss(self):
+        self.calls += 1
+        return self.weight * sum(p.pow(2).sum() for p in self.parameters())
+
+
+def test_auxiliary_loss_joins_the_training_loss():
+    data = csbm(num_nodes=200, num_val=50)
+    norms = {}
+    for weight in (0.0, 10.0):
+        seed_everything(0)
+        model = _PenalisedGCN(data, weight)
+        result = train_node_classifier(model, data, lr=0.01,
+                                       weight_decay=0.0, epochs=12)
+        assert model.calls == result.epochs_run  # once per training step
+        norms[weight] = sum(p.pow(2).sum() for p in model.parameters())
+    assert norms[10.0] < 0.5 * norms[0.0]

@@ -34,14 +34,14 @@ from torch import Tensor
 
 from gat_zoo.ops.csr import CSRGraph, ExpandedCSR
 
-__all__ = ['head_spmm', 'SPMM_DTYPES']
+__all__ = ['head_spmm', 'SPMM_DTYPES', 'csr_tensor']
 
 #: Dtypes the sparse products run in natively; others are computed in
 #: float32 and cast back.
 SPMM_DTYPES = (torch.float32, torch.float64)
 
 
-def _csr(ptr: Tensor, col: Tensor, values: Tensor, shape) -> Tensor:
+def csr_tensor(ptr: Tensor, col: Tensor, values: Tensor, shape) -> Tensor:
     with warnings.catch_warnings():
         # "Sparse CSR tensor support is in beta state": the products used
         # here are stable; the warning would fire on every layer call.
@@ -54,7 +54,7 @@ def _spmm(matrix: ExpandedCSR, weight: Tensor, x: Tensor) -> Tensor:
     """``[N_rows * H, C]`` product of the expanded matrix (values from the
     flat ``[E, H]`` weights) with node-major ``x`` viewed ``[N * H, C]``."""
     values = weight.reshape(-1).index_select(0, matrix.perm)
-    sparse = _csr(matrix.crow, matrix.col, values, matrix.shape)
+    sparse = csr_tensor(matrix.crow, matrix.col, values, matrix.shape)
     return torch.mm(sparse, x.reshape(matrix.shape[1], -1))
 
 
@@ -64,7 +64,7 @@ def _sddmm(matrix: ExpandedCSR, left: Tensor, right: Tensor,
     i)``, ``[E, H]`` in CSR order."""
     # The pattern's values must be zeros, not just any buffer: even with
     # beta=0, sampled_addmm propagates a NaN found there (torch 2.13).
-    pattern = _csr(matrix.crow, matrix.col,
+    pattern = csr_tensor(matrix.crow, matrix.col,
                    left.new_zeros(matrix.col.numel()), matrix.shape)
     sampled = torch.sparse.sampled_addmm(
         pattern, left.reshape(matrix.shape[0], -1),

@@ -58,6 +58,10 @@ class AttentionConv(MessagePassing):
     """Base class: message passing whose aggregation uses gat_zoo's segment
     kernels, with shared input handling for attention layers."""
 
+    #: Whether node features may be a sparse CSR matrix (the input touches
+    #: nothing but linear projections, which take it as a sparse product).
+    supports_sparse_features: bool = False
+
     def aggregate(self, inputs: Tensor, index: Tensor,
                   ptr: Optional[Tensor] = None,
                   dim_size: Optional[int] = None) -> Tensor:

@@ -101,6 +101,8 @@ class GATv2Conv(AttentionConv):
           |\mathcal{E}|), (|\mathcal{E}|, H)))` if bipartite
     """
 
+    supports_sparse_features = True
+
     def __init__(
         self,
         in_channels: Union[int, Tuple[int, int]],

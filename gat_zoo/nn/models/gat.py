@@ -11,6 +11,7 @@ from torch_geometric.nn import GCNConv
 from torch_geometric.typing import Adj, OptTensor
 
 from gat_zoo.nn.conv import GATConv, GATv2Conv
+from gat_zoo.nn.functional import feature_dropout
 from gat_zoo.registry import register_model
 
 
@@ -66,17 +67,25 @@ class GAT(torch.nn.Module):
         width = in_channels
         for layer in range(num_layers):
             last = layer == num_layers - 1
+            if residual:  # only layers that have a skip connection take it
+                conv_kwargs['residual'] = True
             self.convs.append(
                 conv(width, out_channels if last else hidden_channels,
                      heads=out_heads if last else heads, concat=not last,
                      dropout=attention_dropout,
-                     negative_slope=negative_slope, residual=residual,
-                     **conv_kwargs))
+                     negative_slope=negative_slope, **conv_kwargs))
             width = hidden_channels * heads
 
     def reset_parameters(self):
         for conv in self.convs:
             conv.reset_parameters()
+
+    @property
+    def supports_sparse_features(self) -> bool:
+        """Whether ``x`` may be a sparse CSR matrix (see
+        :func:`gat_zoo.nn.functional.sparse_features`)."""
+        return all(getattr(conv, 'supports_sparse_features', False)
+                   for conv in self.convs)
 
     def forward(self, x: Tensor, edge_index: Adj, edge_attr: OptTensor = None,
                 return_attention_weights: bool = False):
@@ -85,13 +94,16 @@ class GAT(torch.nn.Module):
         ``(edge_index, alpha)``."""
         attentions: List[Tuple[Tensor, Tensor]] = []
         for i, conv in enumerate(self.convs):
-            x = F.dropout(x, p=self.dropout, training=self.training)
+            x = feature_dropout(x, self.dropout, self.training)
+            # Edge features go by name: not every attention layer's third
+            # positional argument is edge_attr (SuperGAT's is neg_edge_index).
+            extra = {} if edge_attr is None else {'edge_attr': edge_attr}
             if return_attention_weights:
-                x, att = conv(x, edge_index, edge_attr,
-                              return_attention_weights=True)
+                x, att = conv(x, edge_index, return_attention_weights=True,
+                              **extra)
                 attentions.append(att)
             else:
-                x = conv(x, edge_index, edge_attr)
+                x = conv(x, edge_index, **extra)
             if i < len(self.convs) - 1:
                 x = F.elu(x)
         return (x, attentions) if return_attention_weights else x
