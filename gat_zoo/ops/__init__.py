@@ -20,6 +20,14 @@ from gat_zoo.ops.fused import (
     set_fused,
     use_fused,
 )
+from gat_zoo.ops.ppr import (
+    PPR_NORMALIZATIONS,
+    PPRMatrix,
+    approximate_ppr,
+    as_ppr_matrix,
+    clear_ppr_cache,
+    ppr_edge_values,
+)
 from gat_zoo.ops.segment import (
     index_to_ptr,
     ptr_to_index,
@@ -54,6 +62,12 @@ __all__ = [
     'head_spmm',
     'set_fused',
     'use_fused',
+    'PPRMatrix',
+    'PPR_NORMALIZATIONS',
+    'approximate_ppr',
+    'as_ppr_matrix',
+    'clear_ppr_cache',
+    'ppr_edge_values',
     'set_backend',
     'use_backend',
 ]

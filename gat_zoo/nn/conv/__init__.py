@@ -1,11 +1,14 @@
 """Attention convolutions, one operator per file (``<name>_conv.py``)."""
 from gat_zoo.nn.conv.gat_conv import GATConv
 from gat_zoo.nn.conv.gatv2_conv import GATv2Conv
+from gat_zoo.nn.conv.pprgat_conv import PPRGATConv, PPRGATv2Conv
 from gat_zoo.nn.conv.supergat_conv import SuperGATConv
 
 __all__ = [
     'GATConv',
     'GATv2Conv',
+    'PPRGATConv',
+    'PPRGATv2Conv',
     'SuperGATConv',
 ]
 
