@@ -3,7 +3,9 @@ r"""Benchmark node-classification datasets for :obj:`gat_zoo`.
 :func:`load_dataset` returns one :class:`~torch_geometric.data.Data` per
 dataset name (Planetoid, WebKB, Actor, Chameleon/Squirrel, ``ogbn-*`` and the
 synthetic :func:`csbm`), reading raw files from a possibly read-only data
-root and processing them in a writable cache.
+root and processing them in a writable cache. :func:`dictionary_lookup` and
+:func:`train_dictionary_lookup` are the GATv2 paper's synthetic
+DictionaryLookup benchmark (static vs. dynamic attention).
 
 Example:
 
@@ -16,12 +18,28 @@ Example:
 from ._errors import DatasetNotFoundError
 from ._root import cache_dir, resolve_data_root
 from .csbm import csbm
+from .dictionary_lookup import (
+    DictionaryLookup,
+    DictionaryLookupHistory,
+    DictionaryLookupNet,
+    dictionary_lookup,
+    dictionary_lookup_batch,
+    dictionary_lookup_graph,
+    train_dictionary_lookup,
+)
 from .loaders import list_datasets, load_dataset
 
 __all__ = [
     'load_dataset',
     'list_datasets',
     'csbm',
+    'dictionary_lookup',
+    'dictionary_lookup_graph',
+    'dictionary_lookup_batch',
+    'DictionaryLookup',
+    'DictionaryLookupNet',
+    'DictionaryLookupHistory',
+    'train_dictionary_lookup',
     'resolve_data_root',
     'cache_dir',
     'DatasetNotFoundError',
