@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -51,8 +53,10 @@ from gat_zoo.bench.results import read_results
 from gat_zoo.bench.summary import format_table, summarize
 from gat_zoo.bench.train import seed_everything, train_node_classifier
 from gat_zoo.datasets import DatasetNotFoundError, load_dataset
-from gat_zoo.datasets.dictionary_lookup import (QUICK_CONFIG,
-                                                 train_dictionary_lookup)
+from gat_zoo.datasets.dictionary_lookup import (
+    QUICK_CONFIG,
+    train_dictionary_lookup,
+)
 from gat_zoo.nn import GATConv, GATv2Conv
 from gat_zoo.ops import ppr_edge_values
 
