@@ -30,18 +30,32 @@ def _tiny_graph():
 @pytest.mark.parametrize('name', list_models())
 def test_every_registered_model_trains(name):
     """Forward + backward on a tiny graph: finite output of the right shape
-    and a gradient on every parameter."""
+    and a gradient on every parameter. Node classifiers give one row of
+    class logits per node; link predictors one logit per queried pair."""
     entry = model_entry(name)
     assert entry.family in FAMILIES
+    assert entry.task in ('node', 'link'), entry.task
     assert entry.url.startswith('https://')
     torch.manual_seed(0)
-    model = create_model(name, 6, 3, **paper_config(name, 'Cora')['model'])
     x, edge_index = _tiny_graph()
-    model.train()
-    out = model(x, edge_index)
-    assert out.shape == (9, 3)
-    assert torch.isfinite(out).all()
-    out.log_softmax(-1)[:, 0].sum().backward()
+    if entry.task == 'link':
+        model = create_model(name, 6, 4,
+                             **paper_config(name, 'Cora')['model'])
+        model.train()
+        # An edge, a non-edge, a pair touching the isolated node, a loop.
+        pairs = torch.tensor([[0, 2, 8, 3], [1, 6, 4, 3]])
+        out = model(x, edge_index, pairs)
+        assert out.shape == (4,)
+        assert torch.isfinite(out).all()
+        out.sum().backward()
+    else:
+        model = create_model(name, 6, 3,
+                             **paper_config(name, 'Cora')['model'])
+        model.train()
+        out = model(x, edge_index)
+        assert out.shape == (9, 3)
+        assert torch.isfinite(out).all()
+        out.log_softmax(-1)[:, 0].sum().backward()
     for pname, param in model.named_parameters():
         assert param.grad is not None, f'{name}: no gradient for {pname}'
         assert torch.isfinite(param.grad).all(), pname

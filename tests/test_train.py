@@ -52,6 +52,16 @@ def test_patience_stops_early():
     assert result.epochs_run <= 5
 
 
+def test_min_epochs_delays_early_stopping_only():
+    data = csbm(num_nodes=200, num_val=50)
+    result = _run(data, epochs=500, patience=3, min_epochs=40, lr=0.0)
+    assert result.epochs_run == 40  # stale all along, stops at the warm-up
+    # With nothing to learn the first epoch stays the selected one.
+    assert result.best_epoch == 1
+    assert _run(data, epochs=30, patience=3, min_epochs=100,
+                lr=0.0).epochs_run == 30  # epochs still caps the run
+
+
 class _PenalisedGCN(torch.nn.Module):
     """A GCN whose auxiliary loss pulls every weight towards zero."""
 

@@ -7,6 +7,19 @@ self-supervised edge loss, PPRGAT's L1 penalty) exposes it as
 ``model.auxiliary_loss()``, which is added to the training loss. Early stopping
 follows the GAT paper: training stops once neither the validation accuracy
 nor the validation loss has improved for ``patience`` epochs.
+
+Multi-stage models. A model trained in stages (SPAGAN: a GAT first, whose
+attention defines the paths of the model proper) exposes
+``model.fit_stages(x, edge_index, train_stage)``. Before the model itself is
+trained, :func:`train_node_classifier` calls it with the preprocessed
+features and the graph, and ``train_stage(module)`` trains any module
+(a sub-network, or the model itself for an intermediate stage) with this
+same loop, settings and splits, restores that stage's selected
+(best-validation) weights and returns its :class:`RunResult`. The hook may
+call ``train_stage`` any number of times and must leave the model ready
+for ``model(x, edge_index)``; it returns the list of stage results, which
+the final result keeps as ``stages``. ``train_time_s`` counts the stages
+too.
 """
 from __future__ import annotations
 
@@ -44,11 +57,14 @@ class RunResult:
     train_time_s: float
     time_per_epoch_s: float
     history: List[Dict[str, float]] = field(default_factory=list)
+    #: Results of the preparatory stages of a multi-stage model.
+    stages: List[RunResult] = field(default_factory=list)
 
     def as_dict(self, with_history: bool = False) -> Dict[str, Any]:
         row = asdict(self)
         if not with_history:
             row.pop('history')
+            row.pop('stages')
         return row
 
 
@@ -88,6 +104,7 @@ def train_node_classifier(
     weight_decay: float,
     epochs: int,
     patience: Optional[int] = None,
+    min_epochs: int = 0,
     split: int = 0,
     device: Optional[torch.device] = None,
     metric: Optional[Callable[[Tensor, Tensor], float]] = None,
@@ -109,6 +126,9 @@ def train_node_classifier(
         epochs: Maximum number of epochs.
         patience: Stop once neither validation accuracy nor validation loss
             improved for this many epochs (:obj:`None`: never stop early).
+        min_epochs: Never stop early before this epoch (a warm-up, e.g.
+            SPAGAN's official code waits 500 epochs). Selection still
+            considers every epoch.
         split: Which column of ``[N, S]`` masks to use.
         metric: ``metric(logits, y) -> float`` on a split (default:
             accuracy); for ogbn-* the bench passes ogb's ``Evaluator``.
@@ -149,11 +169,39 @@ def train_node_classifier(
     train_mask, val_mask, test_mask = (m.to(device)
                                        for m in split_masks(data, split))
     metric = metric or _accuracy
+    start_all = time.perf_counter()
+    stage_results: List[RunResult] = []
+    fit_stages = getattr(model, 'fit_stages', None)
+    if callable(fit_stages):
+        def train_stage(module: torch.nn.Module) -> RunResult:
+            return _fit(module, x, edge_index, y, train_mask, val_mask,
+                        test_mask, lr, weight_decay, epochs, patience,
+                        min_epochs, metric, on_epoch, keep_history, selection,
+                        restore_best=True)
+        stage_results = list(fit_stages(x, edge_index, train_stage) or [])
+    result = _fit(model, x, edge_index, y, train_mask, val_mask, test_mask,
+                  lr, weight_decay, epochs, patience, min_epochs, metric,
+                  on_epoch,
+                  keep_history, selection, restore_best=False)
+    result.stages = stage_results
+    if stage_results:
+        result.train_time_s = time.perf_counter() - start_all
+    return result
+
+
+def _fit(model, x, edge_index, y, train_mask, val_mask, test_mask, lr,
+         weight_decay, epochs, patience, min_epochs, metric, on_epoch,
+         keep_history,
+         selection, restore_best: bool) -> RunResult:
+    """The training loop of :func:`train_node_classifier` on prepared
+    inputs; ``restore_best`` loads the selected epoch's weights at the
+    end."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr,
                                  weight_decay=weight_decay)
 
     best = {'epoch': -1, 'val_score': -float('inf'), 'val_loss':
             float('inf'), 'test_score': float('nan')}
+    best_state = None
     lowest_val_loss, highest_val_score = float('inf'), -float('inf')
     stale = 0
     history: List[Dict[str, float]] = []
@@ -194,14 +242,20 @@ def train_node_classifier(
         if selected:
             best = {'epoch': epoch, 'val_score': val_score,
                     'val_loss': val_loss, 'test_score': test_score}
+            if restore_best:
+                best_state = {k: v.detach().clone()
+                              for k, v in model.state_dict().items()}
         improved = False
         if val_score > highest_val_score:
             highest_val_score, improved = val_score, True
         if val_loss < lowest_val_loss:
             lowest_val_loss, improved = val_loss, True
         stale = 0 if improved else stale + 1
-        if patience is not None and stale >= patience:
+        if (patience is not None and stale >= patience
+                and epoch >= min_epochs):
             break
+    if best_state is not None:
+        model.load_state_dict(best_state)
     elapsed = time.perf_counter() - start
     return RunResult(best_epoch=best['epoch'], epochs_run=epoch,
                      val_score=best['val_score'],

@@ -20,6 +20,12 @@ from gat_zoo.ops.fused import (
     set_fused,
     use_fused,
 )
+from gat_zoo.ops.paths import (
+    PathSet,
+    attention_costs,
+    clear_shortest_path_cache,
+    shortest_paths,
+)
 from gat_zoo.ops.ppr import (
     PPR_NORMALIZATIONS,
     PPRMatrix,
@@ -68,6 +74,10 @@ __all__ = [
     'as_ppr_matrix',
     'clear_ppr_cache',
     'ppr_edge_values',
+    'PathSet',
+    'attention_costs',
+    'clear_shortest_path_cache',
+    'shortest_paths',
     'set_backend',
     'use_backend',
 ]

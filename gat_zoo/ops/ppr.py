@@ -66,17 +66,16 @@ approximation.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import tempfile
-import weakref
-from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Hashable, Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
+
+from gat_zoo.ops._cache import ObjectCache, disk_cache_dir, tensor_version
 
 __all__ = [
     'PPRMatrix',
@@ -522,54 +521,12 @@ def _compute(ptr: Tensor, col: Tensor, num_nodes: int, alpha: float,
 # ---------------------------------------------------------------------------
 # Caches.
 # ---------------------------------------------------------------------------
-_CACHE_SIZE = 4
-_cache: OrderedDict[Tuple[int, Hashable], Tuple[Any, int, PPRMatrix]] = (
-    OrderedDict())
-
-
-def _version(obj: Any) -> int:
-    return getattr(obj, '_version', 0)
-
-
-def _cache_get(obj: Any, key: Hashable) -> Optional[PPRMatrix]:
-    entry = _cache.get((id(obj), key))
-    if entry is None:
-        return None
-    ref, version, value = entry
-    if ref() is obj and version == _version(obj):
-        _cache.move_to_end((id(obj), key))
-        return value
-    del _cache[(id(obj), key)]
-    return None
-
-
-def _cache_put(obj: Any, key: Hashable, value: PPRMatrix) -> None:
-    slot = (id(obj), key)
-    try:
-        ref = weakref.ref(obj, functools.partial(_forget, slot))
-    except TypeError:
-        return
-    _cache[slot] = (ref, _version(obj), value)
-    while len(_cache) > _CACHE_SIZE:
-        _cache.popitem(last=False)
-
-
-def _forget(slot: Tuple[int, Hashable], ref: weakref.ref) -> None:
-    entry = _cache.get(slot)
-    if entry is not None and entry[0] is ref:
-        del _cache[slot]
+_cache = ObjectCache(size=4)
 
 
 def clear_ppr_cache() -> None:
     """Forget every PPR matrix cached in this process."""
     _cache.clear()
-
-
-def _disk_dir(disk_cache: Union[bool, str, os.PathLike]) -> Path:
-    if disk_cache is True:
-        from gat_zoo.datasets._root import cache_dir
-        return cache_dir() / 'ppr'
-    return Path(disk_cache).expanduser()
 
 
 def _disk_key(edge_keys: Tensor, num_nodes: int, params: Tuple,
@@ -620,10 +577,10 @@ def as_ppr_matrix(matrix: Any, cache: bool = True) -> PPRMatrix:
         return matrix
     if not cache or torch.compiler.is_compiling():
         return PPRMatrix.from_sparse(matrix)
-    hit = _cache_get(matrix, 'as_ppr_matrix')
+    hit = _cache.get((matrix,), 'as_ppr_matrix')
     if hit is None:
         hit = PPRMatrix.from_sparse(matrix)
-        _cache_put(matrix, 'as_ppr_matrix', hit)
+        _cache.put((matrix,), 'as_ppr_matrix', hit)
     return hit
 
 
@@ -694,10 +651,10 @@ def approximate_ppr(
     topk = None if topk is None else int(topk)
     params = (alpha, eps, topk, normalization, str(dtype))
     key = (num_nodes, params, None if nodes is None else
-           ('nodes', id(nodes), _version(nodes)))
+           ('nodes', id(nodes), tensor_version(nodes)))
     use_cache = cache and not torch.compiler.is_compiling()
     if use_cache:
-        hit = _cache_get(edge_index, key)
+        hit = _cache.get((edge_index,), key)
         if hit is not None:
             return hit
 
@@ -717,7 +674,7 @@ def approximate_ppr(
     if disk_cache:
         name = _disk_key(edge_keys, n, params,
                          None if nodes is None else node_list)
-        path = _disk_dir(disk_cache) / f'{name}.pt'
+        path = disk_cache_dir(disk_cache, 'ppr') / f'{name}.pt'
         result = _disk_load(path, device)
     if result is None:
         result = _compute(ptr, col, n, alpha, eps, topk, normalization,
@@ -725,6 +682,6 @@ def approximate_ppr(
         if path is not None:
             _disk_store(path, result)
     if use_cache:
-        _cache_put(edge_index, key, result)
+        _cache.put((edge_index,), key, result)
     return result
 

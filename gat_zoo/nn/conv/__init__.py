@@ -1,14 +1,22 @@
 """Attention convolutions, one operator per file (``<name>_conv.py``)."""
 from gat_zoo.nn.conv.gat_conv import GATConv
 from gat_zoo.nn.conv.gatv2_conv import GATv2Conv
+from gat_zoo.nn.conv.magna_conv import MAGNABlock, MAGNAConv
+from gat_zoo.nn.conv.pagnn_conv import PaGNNConv
 from gat_zoo.nn.conv.pprgat_conv import PPRGATConv, PPRGATv2Conv
+from gat_zoo.nn.conv.spagan_conv import SPAGANAttention, SPAGANConv
 from gat_zoo.nn.conv.supergat_conv import SuperGATConv
 
 __all__ = [
     'GATConv',
     'GATv2Conv',
+    'MAGNABlock',
+    'MAGNAConv',
+    'PaGNNConv',
     'PPRGATConv',
     'PPRGATv2Conv',
+    'SPAGANAttention',
+    'SPAGANConv',
     'SuperGATConv',
 ]
 

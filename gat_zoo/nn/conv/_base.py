@@ -13,6 +13,7 @@ from typing import Any, Optional, Tuple, Union
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn.conv import MessagePassing
+from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.typing import SparseTensor, torch_sparse
 from torch_geometric.utils import (
     add_self_loops,
@@ -72,6 +73,21 @@ class AttentionConv(MessagePassing):
                                      dim_size=dim_size)
         return segment_aggregate(inputs, index, ptr=ptr,
                                  num_segments=dim_size, reduce=reduce)
+
+    def _init_projections(self, in_channels: Union[int, Tuple[int, int]],
+                          width: int) -> None:
+        """GAT's bias-free Glorot projections: one shared ``lin`` for a
+        single input size, ``lin_src``/``lin_dst`` for a pair (PyG's
+        parameter names, so that state dicts carry over)."""
+        self.lin = self.lin_src = self.lin_dst = None
+        if isinstance(in_channels, int):
+            self.lin = Linear(in_channels, width, bias=False,
+                              weight_initializer='glorot')
+        else:
+            self.lin_src = Linear(in_channels[0], width, bias=False,
+                                  weight_initializer='glorot')
+            self.lin_dst = Linear(in_channels[1], width, bias=False,
+                                  weight_initializer='glorot')
 
     # ------------------------------------------------------------------
     # Input handling.

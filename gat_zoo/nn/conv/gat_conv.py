@@ -148,15 +148,7 @@ class GATConv(AttentionConv):
         self.residual = residual
 
         width = heads * out_channels
-        self.lin = self.lin_src = self.lin_dst = None
-        if isinstance(in_channels, int):
-            self.lin = Linear(in_channels, width, bias=False,
-                              weight_initializer='glorot')
-        else:
-            self.lin_src = Linear(in_channels[0], width, bias=False,
-                                  weight_initializer='glorot')
-            self.lin_dst = Linear(in_channels[1], width, bias=False,
-                                  weight_initializer='glorot')
+        self._init_projections(in_channels, width)
 
         self.att_src = Parameter(torch.empty(1, heads, out_channels))
         self.att_dst = Parameter(torch.empty(1, heads, out_channels))
