@@ -155,7 +155,7 @@ def model_input(train_config):
 # above (the paper's method section could not be read here, so the mean is
 # our reading and is marked UNVERIFIED). The network is trained in
 # stages (`SPAGAN.fit_stages`, called by `train_node_classifier`): GAT,
-# then paths, then SPAGAN.
+# then paths, then SPAGAN started from the GAT's weights.
 
 # %% [markdown]
 # ## Training each node model with its configuration

@@ -118,3 +118,37 @@ def test_spagan_path_rounds_regenerate_paths():
     assert isinstance(seen[2], PathSet) and model.paths is not seen[2]
     with pytest.raises(ValueError, match='path_rounds'):
         SPAGAN(3, 2, path_rounds=0)
+
+
+def test_spagan_warm_start_reproduces_the_gat_on_one_hop_paths():
+    """With the GAT's weights loaded and one-hop paths only, SPAGAN's
+    forward is the GAT's (the path attention of length 1 is GAT's
+    attention, self-paths are its self-loops)."""
+    torch.manual_seed(0)
+    data = csbm(num_nodes=200, num_val=50)
+    model = SPAGAN(data.num_features, 3, hidden_channels=4, heads=2,
+                   dropout=0.0)
+    gat = model.new_gat()
+    for param in gat.parameters():  # not the zero-initialised biases
+        torch.nn.init.normal_(param, std=0.3)
+    model.load_gat_weights(gat)
+    model.eval(), gat.eval()
+    expected = gat(data.x, data.edge_index)
+    assert torch.allclose(model(data.x, data.edge_index), expected,
+                          atol=1e-5)
+    # A model of other widths is refused.
+    other = SPAGAN(data.num_features, 3, hidden_channels=5, heads=2)
+    with pytest.raises(ValueError, match='do not match'):
+        other.load_gat_weights(gat)
+
+
+def test_loss_selection_picks_the_lowest_validation_loss():
+    data = csbm(num_nodes=200, num_val=50)
+    seed_everything(0)
+    model = create_model('gcn', data.num_features, data.num_classes)
+    result = train_node_classifier(model, data, lr=0.05, weight_decay=0.0,
+                                   epochs=40, selection='loss')
+    losses = {h['epoch']: h['val_loss'] for h in result.history}
+    assert losses[result.best_epoch] == min(losses.values())
+    assert result.test_score == result.history[result.best_epoch - 1][
+        'test_score']

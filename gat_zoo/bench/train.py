@@ -133,12 +133,13 @@ def train_node_classifier(
         metric: ``metric(logits, y) -> float`` on a split (default:
             accuracy); for ogbn-* the bench passes ogb's ``Evaluator``.
         on_epoch: Called after each epoch with the epoch's record.
-        selection: Which epoch's test score is reported; both rules read
+        selection: Which epoch's test score is reported; every rule reads
             the validation split only. ``'score'`` (OGB's): the highest
             validation score, ties to the lower validation loss.
             ``'score_and_loss'`` (the GAT paper's reference code): the last
             epoch at which validation score and loss were *both* at their
-            best so far.
+            best so far. ``'loss'`` (e.g. SPAGAN's code): the lowest
+            validation loss, ties to the higher score.
         normalize_features: Row-normalise ``x`` to sum to one (the
             Planetoid preprocessing of the GAT and GCN reference code).
         sparse_input: Feed ``x`` as a sparse CSR matrix when it is mostly
@@ -147,9 +148,9 @@ def train_node_classifier(
             :obj:`None` (default): when the model declares
             ``supports_sparse_features``.
     """
-    if selection not in ('score', 'score_and_loss'):
+    if selection not in ('score', 'score_and_loss', 'loss'):
         raise ValueError(f"Unknown selection rule {selection!r}; expected "
-                         f"'score' or 'score_and_loss'")
+                         f"'score', 'score_and_loss' or 'loss'")
     device = device or next(model.parameters()).device
     model = model.to(device)
     x, edge_index, y = data.x.to(device), data.edge_index.to(device), \
@@ -236,6 +237,10 @@ def _fit(model, x, edge_index, y, train_mask, val_mask, test_mask, lr,
             selected = (val_score > best['val_score']
                         or (val_score == best['val_score']
                             and val_loss < best['val_loss']))
+        elif selection == 'loss':
+            selected = (val_loss < best['val_loss']
+                        or (val_loss == best['val_loss']
+                            and val_score > best['val_score']))
         else:
             selected = (val_score >= highest_val_score
                         and val_loss <= lowest_val_loss)

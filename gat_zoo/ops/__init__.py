@@ -20,6 +20,11 @@ from gat_zoo.ops.fused import (
     set_fused,
     use_fused,
 )
+from gat_zoo.ops.motifs import (
+    MOTIF_NAMES,
+    clear_motif_cache,
+    signed_motif_graphs,
+)
 from gat_zoo.ops.paths import (
     PathSet,
     attention_costs,
@@ -74,6 +79,9 @@ __all__ = [
     'as_ppr_matrix',
     'clear_ppr_cache',
     'ppr_edge_values',
+    'MOTIF_NAMES',
+    'clear_motif_cache',
+    'signed_motif_graphs',
     'PathSet',
     'attention_costs',
     'clear_shortest_path_cache',

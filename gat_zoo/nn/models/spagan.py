@@ -34,7 +34,9 @@ class SPAGAN(torch.nn.Module):
        shortest paths of up to :obj:`max_hops` hops from every node are
        computed and sampled
        (:func:`~gat_zoo.ops.paths.shortest_paths`);
-    3. the SPAGAN network is trained on these paths: a hidden
+    3. the SPAGAN network, started from the GAT's weights
+       (:obj:`warm_start`, as the official code continues training one
+       network), is trained on these paths: a hidden
        :class:`~gat_zoo.nn.conv.SPAGANConv` with :obj:`heads` concatenated
        heads over paths of lengths :math:`1, \dots,` :obj:`max_hops`,
        ELU, and an output :class:`~gat_zoo.nn.conv.SPAGANConv` over
@@ -83,6 +85,13 @@ class SPAGAN(torch.nn.Module):
             :obj:`0.5`, :obj:`1.0`)
         path_rounds (int, optional): Number of path computations, each
             followed by SPAGAN training. (default: :obj:`1`)
+        warm_start (bool, optional): Start SPAGAN from the trained GAT:
+            its projections, its one-hop attention vectors (as the
+            length-1 path attention) and biases are copied over, so that
+            on one-hop paths alone SPAGAN computes what the GAT did. The
+            official code trains a single network whose projection and
+            one-hop attention serve both stages; :obj:`False` starts
+            SPAGAN from a fresh initialisation. (default: :obj:`True`)
     """
 
     def __init__(self, in_channels: int, out_channels: int,
@@ -90,7 +99,8 @@ class SPAGAN(torch.nn.Module):
                  out_heads: int = 1, dropout: float = 0.6,
                  negative_slope: float = 0.2, max_hops: int = 2,
                  pooling: str = 'mean', degree_ratio: Optional[float] = 0.5,
-                 path_ratio: Optional[float] = 1.0, path_rounds: int = 1):
+                 path_ratio: Optional[float] = 1.0, path_rounds: int = 1,
+                 warm_start: bool = True):
         super().__init__()
         if int(path_rounds) < 1:
             raise ValueError(f"'path_rounds' must be at least 1 (got "
@@ -102,6 +112,7 @@ class SPAGAN(torch.nn.Module):
         self.degree_ratio = degree_ratio
         self.path_ratio = path_ratio
         self.path_rounds = int(path_rounds)
+        self.warm_start = bool(warm_start)
         self._gat_kwargs = dict(hidden_channels=hidden_channels,
                                 heads=heads, out_heads=out_heads,
                                 num_layers=2, dropout=dropout,
@@ -146,6 +157,25 @@ class SPAGAN(torch.nn.Module):
         gat = GAT(self.in_channels, self.out_channels, **self._gat_kwargs)
         self.__dict__['gat'] = gat
         return gat
+
+    @torch.no_grad()
+    def load_gat_weights(self, gat: GAT) -> None:
+        r"""Copies a two-layer GAT of the same widths into SPAGAN: each
+        layer's projection and bias, and its attention vectors as the
+        length-1 path attention (:math:`\mathbf{a}_1 = [\mathbf{a}_{src}
+        \Vert \mathbf{a}_{dst}]`: the path end is the GAT's source, the
+        center its target)."""
+        for conv, gat_conv in zip((self.conv1, self.conv2), gat.convs):
+            if gat_conv.lin is None or gat_conv.lin.weight.shape != \
+                    conv.lin.weight.shape:
+                raise ValueError(f"load_gat_weights: the GAT's layers do "
+                                 f"not match SPAGAN's ({gat_conv} vs "
+                                 f"{conv})")
+            conv.lin.weight.copy_(gat_conv.lin.weight)
+            conv.att_path[0].copy_(gat_conv.att_src[0])
+            conv.att_center[0].copy_(gat_conv.att_dst[0])
+            if conv.bias is not None and gat_conv.bias is not None:
+                conv.bias.copy_(gat_conv.bias)
 
     @torch.no_grad()
     def attention(self, x: Tensor, edge_index: Adj,
@@ -200,6 +230,8 @@ class SPAGAN(torch.nn.Module):
         param = next(self.parameters())
         gat.to(param.device)
         results = [train_stage(gat)]
+        if self.warm_start:
+            self.load_gat_weights(gat)
         self.prepare(x, edge_index, 'gat')
         for _ in range(1, self.path_rounds):
             results.append(train_stage(self))
