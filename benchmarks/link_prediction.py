@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
-import os
 import statistics
 import sys
 import traceback
@@ -31,7 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from gat_zoo.bench.link import train_link_predictor  # noqa: E402
-from gat_zoo.bench.results import utc_now  # noqa: E402
+from gat_zoo.bench.results import ResultsFile, utc_now  # noqa: E402
 from gat_zoo.bench.train import seed_everything  # noqa: E402
 from gat_zoo.datasets import load_dataset  # noqa: E402
 from gat_zoo.nn.models import pagnn as _pagnn_models  # noqa: E402,F401
@@ -76,18 +74,10 @@ def read_done(path: Path):
     return done, rows
 
 
-def append_row(path: Path, row) -> None:
-    new = not path.exists() or path.stat().st_size == 0
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator='\n')
-    if new:
-        writer.writerow(FIELDS)
-    writer.writerow(['' if row.get(k) is None else row.get(k)
-                     for k in FIELDS])
-    with open(path, 'a', encoding='utf-8') as f:
-        f.write(buf.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
+def append_row(path: Path, row: dict) -> None:
+    """Appends one row durably (one locked write + fsync; a killed run
+    leaves a valid file)."""
+    ResultsFile(path, fields=FIELDS).append({k: row.get(k) for k in FIELDS})
 
 
 def summary(rows) -> str:

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
-import os
 import statistics
 import sys
 import time
@@ -34,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gat_zoo.bench.results import utc_now  # noqa: E402
+from gat_zoo.bench.results import ResultsFile, utc_now  # noqa: E402
 from gat_zoo.bench.signed import (  # noqa: E402
     load_signed_split,
     logistic_sign_prediction,
@@ -80,18 +78,10 @@ def read_done(path: Path):
     return done, rows
 
 
-def append_row(path: Path, row) -> None:
-    new = not path.exists() or path.stat().st_size == 0
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator='\n')
-    if new:
-        writer.writerow(FIELDS)
-    writer.writerow(['' if row.get(k) is None else row.get(k)
-                     for k in FIELDS])
-    with open(path, 'a', encoding='utf-8') as f:
-        f.write(buf.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
+def append_row(path: Path, row: dict) -> None:
+    """Appends one row durably (one locked write + fsync; a killed run
+    leaves a valid file)."""
+    ResultsFile(path, fields=FIELDS).append({k: row.get(k) for k in FIELDS})
 
 
 def summary(rows) -> str:

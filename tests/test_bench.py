@@ -448,3 +448,20 @@ def test_mean_std_is_unbiased():
     assert mean == pytest.approx(2.0) and std == pytest.approx(1.0)
     mean, std = mean_std([5.0])
     assert mean == 5.0 and std != std  # nan for a single run
+
+
+def test_results_file_with_columns_of_its_own(tmp_path):
+    """The benchmark scripts' own row kinds share the durable append."""
+    from gat_zoo.bench.results import ResultsFile, ResultsFileError
+    path = tmp_path / 'link.csv'
+    fields = ('model', 'seed', 'test_auc')
+    ResultsFile(path, fields=fields).append(
+        {'model': 'pagnn', 'seed': 0, 'test_auc': 0.9})
+    ResultsFile(path, fields=fields).append(
+        {'model': 'pagnn', 'seed': 1, 'test_auc': float('nan')})
+    assert path.read_text() == ('model,seed,test_auc\npagnn,0,0.9\n'
+                                'pagnn,1,\n')
+    with pytest.raises(ResultsFileError, match='Unknown result columns'):
+        ResultsFile(path, fields=fields).append({'model': 'x', 'val': 1})
+    with pytest.raises(ResultsFileError, match='different CSV header'):
+        ResultsFile(path, fields=('model', 'seed'))

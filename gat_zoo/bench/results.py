@@ -190,7 +190,8 @@ def _csv_line(values: Iterable[Any]) -> str:
 
 def _encode(row: Dict[str, Any], fmt: str, fields: tuple) -> str:
     # A file with an earlier header keeps it: later columns are left out.
-    unknown = set(row) - set(fields) - set(LATER_FIELDS)
+    unknown = set(row) - set(fields) - (
+        set(LATER_FIELDS) if fields in (FIELDS, _EARLIER_FIELDS) else set())
     if unknown:
         raise ResultsFileError(f"Unknown result columns {sorted(unknown)}")
     if fmt == 'csv':
@@ -305,26 +306,33 @@ class ResultsFile:
 
     Args:
         path: A ``.csv`` or JSON Lines path; created on the first append.
+        fields: The columns, for files of other rows than the bench's
+            (default: :data:`FIELDS`).
 
     Raises:
         ResultsFileError: If the extension is unknown or an existing CSV's
-            header is not this version's :data:`FIELDS`.
+            header is not these columns.
     """
 
-    def __init__(self, path: PathLike):
+    def __init__(self, path: PathLike,
+                 fields: Optional[Iterable[str]] = None):
         self.path = Path(path)
         self.format = results_format(self.path)
-        self.fields = FIELDS
+        # Scripts with rows of their own kind (link prediction, link-sign
+        # prediction, entity classification) pass their columns.
+        custom = fields is not None
+        self.fields = tuple(fields) if custom else FIELDS
         if self.format == 'csv' and self.path.is_file():
             header = _read_header(self.path)
-            if header is not None and tuple(header) == _EARLIER_FIELDS:
+            if (not custom and header is not None
+                    and tuple(header) == _EARLIER_FIELDS):
                 self.fields = _EARLIER_FIELDS
-            elif header is not None and tuple(header) != FIELDS:
+            elif header is not None and tuple(header) != self.fields:
                 raise ResultsFileError(
                     f"{self.path} has a different CSV header than this "
                     f"version of gat_zoo.bench writes; use a new results "
                     f"file (found {len(header)} columns, expected "
-                    f"{len(FIELDS)})")
+                    f"{len(self.fields)})")
 
     def append(self, row: Dict[str, Any]) -> None:
         """Appends one row atomically (single write + fsync)."""

@@ -27,12 +27,14 @@ from .dictionary_lookup import (
     dictionary_lookup_graph,
     train_dictionary_lookup,
 )
+from .entities import load_entities
 from .loaders import list_datasets, load_dataset
 
 __all__ = [
     'load_dataset',
     'list_datasets',
     'csbm',
+    'load_entities',
     'dictionary_lookup',
     'dictionary_lookup_graph',
     'dictionary_lookup_batch',

@@ -4,6 +4,7 @@ from gat_zoo.nn.conv.gatv2_conv import GATv2Conv
 from gat_zoo.nn.conv.magna_conv import MAGNABlock, MAGNAConv
 from gat_zoo.nn.conv.pagnn_conv import PaGNNConv
 from gat_zoo.nn.conv.pprgat_conv import PPRGATConv, PPRGATv2Conv
+from gat_zoo.nn.conv.rgat_conv import RGATConv
 from gat_zoo.nn.conv.sigat_conv import SiGATConv
 from gat_zoo.nn.conv.spagan_conv import SPAGANAttention, SPAGANConv
 from gat_zoo.nn.conv.supergat_conv import SuperGATConv
@@ -16,6 +17,7 @@ __all__ = [
     'PaGNNConv',
     'PPRGATConv',
     'PPRGATv2Conv',
+    'RGATConv',
     'SiGATConv',
     'SPAGANAttention',
     'SPAGANConv',

@@ -3,9 +3,10 @@ from gat_zoo.nn.models.gat import GAT, GCN
 from gat_zoo.nn.models.magna import MAGNA
 from gat_zoo.nn.models.pagnn import GAEGAT, PaGNN
 from gat_zoo.nn.models.pprgat import PPRGAT
+from gat_zoo.nn.models.rgat import RGAT, RGCN
 from gat_zoo.nn.models.sigat import SiGAT
 from gat_zoo.nn.models.spagan import SPAGAN
 from gat_zoo.nn.models.supergat import SuperGAT
 
-__all__ = ['GAT', 'GCN', 'GAEGAT', 'MAGNA', 'PaGNN', 'PPRGAT', 'SiGAT',
-           'SPAGAN', 'SuperGAT']
+__all__ = ['GAT', 'GCN', 'GAEGAT', 'MAGNA', 'PaGNN', 'PPRGAT', 'RGAT', 'RGCN',
+           'SiGAT', 'SPAGAN', 'SuperGAT']
