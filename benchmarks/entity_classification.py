@@ -151,14 +151,17 @@ def append_row(path: Path, row: dict) -> None:
     ResultsFile(path, fields=FIELDS).append({k: row.get(k) for k in FIELDS})
 
 
-def summary(rows) -> str:
+def summary(rows, protocol: str = 'validation') -> str:
     groups = {}
     for r in rows:
         if r['status'] == 'ok':
             groups.setdefault((r['dataset'], r['model']), []).append(
                 100 * float(r['test_acc']))
-    lines = ['Entity classification, test accuracy (%) at the best-'
-             'validation epoch, mean ± std over seeds',
+    when = ('after the last of the fixed epochs, trained on all training '
+            'entities' if protocol == 'papers' else
+            'at the best-validation epoch')
+    lines = [f'Entity classification, test accuracy (%) {when}, mean ± '
+             f'std over seeds',
              '', f"{'dataset':8} {'model':12} {'n':>3} {'mean':>7} "
              f"{'std':>6}"]
     for (ds, model), accs in sorted(groups.items()):
@@ -217,7 +220,8 @@ def main(argv=None) -> int:
                 print(f"{ds} {name} seed={seed} {row['status']} "
                       f"test={row.get('test_acc')} "
                       f"val={row.get('val_acc')}", flush=True)
-                out.with_suffix('.txt').write_text(summary(read_rows(out)))
+                out.with_suffix('.txt').write_text(
+                    summary(read_rows(out), args.protocol))
     return 0
 
 
