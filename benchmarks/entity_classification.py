@@ -43,7 +43,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import gat_zoo.nn.models  # noqa: E402,F401  (registers the networks)
-from gat_zoo.bench.results import ResultsFile  # noqa: E402
+from gat_zoo.bench.results import (  # noqa: E402
+    ResultsFile,
+    parse_seeds,
+)
 from gat_zoo.bench.train import seed_everything  # noqa: E402
 from gat_zoo.datasets.entities import load_entities  # noqa: E402
 
@@ -79,17 +82,6 @@ CONFIGS = {
 
 def parse_list(text: str):
     return [t.strip() for t in text.split(',') if t.strip()]
-
-
-def parse_seeds(text: str):
-    seeds = []
-    for part in parse_list(text):
-        if '-' in part:
-            a, b = part.split('-')
-            seeds += list(range(int(a), int(b) + 1))
-        else:
-            seeds.append(int(part))
-    return seeds
 
 
 def run_one(name: str, data, seed: int, cfg: dict,

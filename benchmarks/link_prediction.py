@@ -29,7 +29,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from gat_zoo.bench.link import train_link_predictor  # noqa: E402
-from gat_zoo.bench.results import ResultsFile, utc_now  # noqa: E402
+from gat_zoo.bench.results import (  # noqa: E402
+    ResultsFile,
+    parse_seeds,
+    utc_now,
+)
 from gat_zoo.bench.train import seed_everything  # noqa: E402
 from gat_zoo.datasets import load_dataset  # noqa: E402
 from gat_zoo.nn.models import pagnn as _pagnn_models  # noqa: E402,F401
@@ -49,18 +53,6 @@ CONFIGS = {
     'pagnn': {'out_channels': 32, 'model': {'num_hops': 2},
               'train': {'lr': 0.005, 'weight_decay': 0.0}},
 }
-
-
-def parse_seeds(text: str):
-    seeds = []
-    for part in text.split(','):
-        part = part.strip()
-        if '-' in part:
-            lo, hi = part.split('-')
-            seeds.extend(range(int(lo), int(hi) + 1))
-        elif part:
-            seeds.append(int(part))
-    return seeds
 
 
 def read_done(path: Path):

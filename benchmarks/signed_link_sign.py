@@ -32,7 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gat_zoo.bench.results import ResultsFile, utc_now  # noqa: E402
+from gat_zoo.bench.results import (  # noqa: E402
+    ResultsFile,
+    parse_seeds,
+    utc_now,
+)
 from gat_zoo.bench.signed import (  # noqa: E402
     load_signed_split,
     logistic_sign_prediction,
@@ -54,18 +58,6 @@ CONFIGS = {
                  num_layers=2, lamb=5.0),
 }
 TRAINERS = {'sigat': train_sigat, 'sgcn': train_sgcn}
-
-
-def parse_seeds(text: str):
-    seeds = []
-    for part in text.split(','):
-        part = part.strip()
-        if '-' in part:
-            lo, hi = part.split('-')
-            seeds.extend(range(int(lo), int(hi) + 1))
-        elif part:
-            seeds.append(int(part))
-    return seeds
 
 
 def read_done(path: Path):

@@ -465,3 +465,11 @@ def test_results_file_with_columns_of_its_own(tmp_path):
         ResultsFile(path, fields=fields).append({'model': 'x', 'val': 1})
     with pytest.raises(ResultsFileError, match='different CSV header'):
         ResultsFile(path, fields=('model', 'seed'))
+
+
+def test_parse_seeds():
+    from gat_zoo.bench.results import parse_seeds
+    assert parse_seeds('0-2, 5,7-8') == [0, 1, 2, 5, 7, 8]
+    assert parse_seeds('3') == [3] and parse_seeds('') == []
+    with pytest.raises(ValueError):
+        parse_seeds('a-b')

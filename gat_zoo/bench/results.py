@@ -51,6 +51,7 @@ __all__ = [
     'append_result',
     'append_row',
     'environment_info',
+    'parse_seeds',
     'finished_keys',
     'read_results',
     'read_rows',
@@ -493,3 +494,18 @@ def finished_keys(path: PathLike) -> set:
 #: Short aliases.
 append_row = append_result
 read_rows = read_results
+
+
+def parse_seeds(text: str) -> List[int]:
+    """Seeds from a command line: ``'0-9'``, ``'0,3,5-7'``."""
+    seeds: List[int] = []
+    for part in text.split(','):
+        part = part.strip()
+        if not part:
+            continue
+        lo, sep, hi = part.partition('-')
+        if sep:
+            seeds.extend(range(int(lo), int(hi) + 1))
+        else:
+            seeds.append(int(part))
+    return seeds
