@@ -27,7 +27,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import sys
@@ -45,7 +44,10 @@ if str(ROOT) not in sys.path:
 import gat_zoo.nn.models  # noqa: E402,F401  (registers the networks)
 from gat_zoo.bench.results import (  # noqa: E402
     ResultsFile,
+    finished_runs,
+    parse_names,
     parse_seeds,
+    read_csv_rows,
 )
 from gat_zoo.bench.train import seed_everything  # noqa: E402
 from gat_zoo.datasets.entities import load_entities  # noqa: E402
@@ -78,10 +80,6 @@ CONFIGS = {
                             'epochs': 50}},
     },
 }
-
-
-def parse_list(text: str):
-    return [t.strip() for t in text.split(',') if t.strip()]
 
 
 def run_one(name: str, data, seed: int, cfg: dict,
@@ -128,13 +126,6 @@ def run_one(name: str, data, seed: int, cfg: dict,
             'time_per_epoch_s': elapsed / train['epochs'],
             'train_time_s': elapsed,
             'num_params': sum(p.numel() for p in model.parameters())}
-
-
-def read_rows(path: Path):
-    if not path.exists():
-        return []
-    with path.open(newline='') as f:
-        return list(csv.DictReader(f))
 
 
 def append_row(path: Path, row: dict) -> None:
@@ -184,15 +175,15 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    done = {(r['model'], r['dataset'], r['seed'])
-            for r in read_rows(out) if r['status'] == 'ok'} \
+    done = finished_runs(read_csv_rows(out),
+                         ('model', 'dataset', 'seed')) \
         if args.resume else set()
     datasets = {name: load_entities(name, root=args.root,
                                     validation=args.protocol != 'papers')
-                for name in parse_list(args.datasets)}
+                for name in parse_names(args.datasets)}
     for seed in parse_seeds(args.seeds):
         for ds, data in datasets.items():
-            for name in parse_list(args.models):
+            for name in parse_names(args.models):
                 if (name, ds, str(seed)) in done:
                     continue
                 cfg = CONFIGS[name][ds]
@@ -213,7 +204,7 @@ def main(argv=None) -> int:
                       f"test={row.get('test_acc')} "
                       f"val={row.get('val_acc')}", flush=True)
                 out.with_suffix('.txt').write_text(
-                    summary(read_rows(out), args.protocol))
+                    summary(read_csv_rows(out), args.protocol))
     return 0
 
 

@@ -15,7 +15,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import sys
@@ -31,7 +30,9 @@ if str(ROOT) not in sys.path:
 from gat_zoo.bench.link import train_link_predictor  # noqa: E402
 from gat_zoo.bench.results import (  # noqa: E402
     ResultsFile,
+    finished_runs,
     parse_seeds,
+    read_csv_rows,
     utc_now,
 )
 from gat_zoo.bench.train import seed_everything  # noqa: E402
@@ -53,17 +54,6 @@ CONFIGS = {
     'pagnn': {'out_channels': 32, 'model': {'num_hops': 2},
               'train': {'lr': 0.005, 'weight_decay': 0.0}},
 }
-
-
-def read_done(path: Path):
-    if not path.exists():
-        return set(), []
-    with open(path, newline='', encoding='utf-8') as f:
-        rows = [r for r in csv.DictReader(f)
-                if r.get('timestamp_utc')]  # drop a torn last line
-    done = {(r['model'], r['dataset'], r['split'], int(r['seed']))
-            for r in rows if r['status'] == 'ok'}
-    return done, rows
 
 
 def append_row(path: Path, row: dict) -> None:
@@ -120,7 +110,8 @@ def main(argv=None) -> int:
     if out.exists() and not args.resume and out.stat().st_size > 0:
         print(f'{out} exists; pass --resume to continue it', file=sys.stderr)
         return 2
-    done, _ = read_done(out)
+    done = finished_runs(read_csv_rows(out),
+                         ('model', 'dataset', 'split', 'seed'))
     datasets = [d.strip() for d in args.datasets.split(',') if d.strip()]
     splits = [s.strip() for s in args.splits.split(',') if s.strip()]
     models = [m.strip() for m in args.models.split(',') if m.strip()]
@@ -129,17 +120,17 @@ def main(argv=None) -> int:
         for dataset in datasets:
             for split in splits:
                 for name in models:
-                    if (name, dataset, split, seed) in done:
+                    if (name, dataset, split, str(seed)) in done:
                         continue
                     row = run_one(name, dataset, split, seed, args, cache)
                     append_row(out, row)
                     print(f"{name:8s} {dataset:9s} {split:13s} seed {seed}: "
                           f"{row['status']} test AUC {row.get('test_auc')} "
                           f"({row.get('train_time_s')} s)", flush=True)
-                    _, rows = read_done(out)
+                    rows = read_csv_rows(out)
                     out.with_suffix('.txt').write_text(summary(rows),
                                                        encoding='utf-8')
-    _, rows = read_done(out)
+    rows = read_csv_rows(out)
     out.with_suffix('.txt').write_text(summary(rows), encoding='utf-8')
     print(summary(rows))
     return 0

@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import sys
@@ -34,7 +33,9 @@ if str(ROOT) not in sys.path:
 
 from gat_zoo.bench.results import (  # noqa: E402
     ResultsFile,
+    finished_runs,
     parse_seeds,
+    read_csv_rows,
     utc_now,
 )
 from gat_zoo.bench.signed import (  # noqa: E402
@@ -58,16 +59,6 @@ CONFIGS = {
                  num_layers=2, lamb=5.0),
 }
 TRAINERS = {'sigat': train_sigat, 'sgcn': train_sgcn}
-
-
-def read_done(path: Path):
-    if not path.exists():
-        return set(), []
-    with open(path, newline='', encoding='utf-8') as f:
-        rows = [r for r in csv.DictReader(f) if r.get('timestamp_utc')]
-    done = {(r['model'], r['dataset'], int(r['seed'])) for r in rows
-            if r['status'] == 'ok'}
-    return done, rows
 
 
 def append_row(path: Path, row: dict) -> None:
@@ -144,13 +135,14 @@ def main(argv=None) -> int:
     if out.exists() and not args.resume and out.stat().st_size > 0:
         print(f'{out} exists; pass --resume to continue it', file=sys.stderr)
         return 2
-    done, _ = read_done(out)
+    done = finished_runs(read_csv_rows(out),
+                         ('model', 'dataset', 'seed'))
     datasets = [d.strip() for d in args.datasets.split(',') if d.strip()]
     models = [m.strip() for m in args.models.split(',') if m.strip()]
     for seed in parse_seeds(args.seeds):
         for dataset in datasets:
             for name in models:
-                if (name, dataset, seed) in done:
+                if (name, dataset, str(seed)) in done:
                     continue
                 row = run_one(name, dataset, seed, args.root)
                 append_row(out, row)
@@ -158,10 +150,10 @@ def main(argv=None) -> int:
                       f"AUC {row.get('test_auc')} macro-F1 "
                       f"{row.get('test_macro_f1')} ({row.get('train_time_s')}"
                       f" s) {row.get('error') or ''}", flush=True)
-                _, rows = read_done(out)
+                rows = read_csv_rows(out)
                 out.with_suffix('.txt').write_text(summary(rows),
                                                    encoding='utf-8')
-    _, rows = read_done(out)
+    rows = read_csv_rows(out)
     out.with_suffix('.txt').write_text(summary(rows), encoding='utf-8')
     print(summary(rows))
     return 0

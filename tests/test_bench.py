@@ -473,3 +473,28 @@ def test_parse_seeds():
     assert parse_seeds('3') == [3] and parse_seeds('') == []
     with pytest.raises(ValueError):
         parse_seeds('a-b')
+
+
+def test_benchmark_script_csv_helpers(tmp_path):
+    from gat_zoo.bench.results import (
+        ResultsFile,
+        finished_runs,
+        parse_names,
+        read_csv_rows,
+    )
+    path = tmp_path / 'runs.csv'
+    assert read_csv_rows(path) == []
+    fields = ('model', 'dataset', 'seed', 'status', 'score')
+    results = ResultsFile(path, fields=fields)
+    results.append({'model': 'han', 'dataset': 'ACM', 'seed': 0,
+                    'status': 'ok', 'score': 0.9})
+    results.append({'model': 'han', 'dataset': 'ACM', 'seed': 1,
+                    'status': 'error', 'score': None})
+    with path.open('a') as f:  # a writer killed mid-line
+        f.write('han,IMDB,2')
+    rows = read_csv_rows(path)
+    assert [r['seed'] for r in rows] == ['0', '1']
+    assert finished_runs(rows, ('model', 'dataset', 'seed')) == {
+        ('han', 'ACM', '0')}
+    assert parse_names(' han, pyg_han,,') == ['han', 'pyg_han']
+    assert parse_names('') == []

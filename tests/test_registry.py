@@ -31,10 +31,12 @@ def _tiny_graph():
 def test_every_registered_model_trains(name):
     """Forward + backward on a tiny graph: finite output of the right shape
     and a gradient on every parameter. Node classifiers give one row of
-    class logits per node; link predictors one logit per queried pair."""
+    class logits per node; link predictors one logit per queried pair;
+    knowledge-graph models one row of scores over all entities per
+    (head, relation) query."""
     entry = model_entry(name)
     assert entry.family in FAMILIES
-    assert entry.task in ('node', 'link'), entry.task
+    assert entry.task in ('node', 'link', 'kg'), entry.task
     assert entry.url.startswith('https://')
     torch.manual_seed(0)
     x, edge_index = _tiny_graph()
@@ -46,6 +48,17 @@ def test_every_registered_model_trains(name):
         pairs = torch.tensor([[0, 2, 8, 3], [1, 6, 4, 3]])
         out = model(x, edge_index, pairs)
         assert out.shape == (4,)
+        assert torch.isfinite(out).all()
+        out.sum().backward()
+    elif entry.task == 'kg':
+        model = create_model(name, 6, 4,
+                             **paper_config(name, 'Cora')['model'])
+        model.train()
+        # (head, relation) queries scored against all 9 nodes: a node with
+        # edges, the isolated node 8, the node with a self-loop.
+        queries = torch.tensor([[1, 8, 0], [0, 0, 0]])
+        out = model(x, edge_index, queries)
+        assert out.shape == (3, 9)
         assert torch.isfinite(out).all()
         out.sum().backward()
     else:

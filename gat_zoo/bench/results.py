@@ -35,7 +35,16 @@ import re
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
+from typing import (
+    Any,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Union,
+)
 
 try:  # POSIX only; without it appends are still single O_APPEND writes.
     import fcntl
@@ -53,6 +62,9 @@ __all__ = [
     'environment_info',
     'parse_seeds',
     'finished_keys',
+    'finished_runs',
+    'parse_names',
+    'read_csv_rows',
     'read_results',
     'read_rows',
     'results_format',
@@ -509,3 +521,28 @@ def parse_seeds(text: str) -> List[int]:
         else:
             seeds.append(int(part))
     return seeds
+
+
+def read_csv_rows(path: PathLike) -> List[Dict[str, str]]:
+    """The rows of a benchmark script's CSV file as strings (``[]`` while
+    the file does not exist). A torn last line, which a killed writer can
+    leave and which is short of fields, is dropped."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with path.open(newline='', encoding='utf-8') as f:
+        return [row for row in csv.DictReader(f)
+                if None not in row.values() and None not in row]
+
+
+def finished_runs(rows: Iterable[Dict[str, Any]],
+                  fields: Sequence[str]) -> set:
+    """``{(row[f] for f in fields)}`` of the rows with status ``ok``, as
+    strings: the runs ``--resume`` skips."""
+    return {tuple(str(row[f]) for f in fields) for row in rows
+            if row.get('status') == 'ok'}
+
+
+def parse_names(text: str) -> List[str]:
+    """Names from a comma-separated command-line list."""
+    return [t.strip() for t in (text or '').split(',') if t.strip()]

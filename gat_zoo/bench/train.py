@@ -90,6 +90,14 @@ def split_masks(data, split: int = 0):
     return tuple(masks)
 
 
+def _to_device(graph: Any, device: torch.device) -> Any:
+    if isinstance(graph, (list, tuple)):
+        return type(graph)(_to_device(g, device) for g in graph)
+    if isinstance(graph, dict):
+        return {k: _to_device(g, device) for k, g in graph.items()}
+    return graph.to(device)
+
+
 def _accuracy(logits: Tensor, y: Tensor) -> float:
     if y.numel() == 0:
         return float('nan')
@@ -113,6 +121,8 @@ def train_node_classifier(
     selection: str = 'score',
     normalize_features: bool = False,
     sparse_input: Optional[bool] = None,
+    graph: Any = None,
+    restore_best: bool = False,
 ) -> RunResult:
     """Train ``model(x, edge_index)`` full-batch with Adam and return the
     scores at the best-validation epoch.
@@ -153,8 +163,9 @@ def train_node_classifier(
                          f"'score', 'score_and_loss' or 'loss'")
     device = device or next(model.parameters()).device
     model = model.to(device)
-    x, edge_index, y = data.x.to(device), data.edge_index.to(device), \
-        data.y.to(device)
+    x, y = data.x.to(device), data.y.to(device)
+    edge_index = _to_device(data.edge_index if graph is None else graph,
+                            device)
     if normalize_features:
         # Row sums of signed features can vanish or flip sign; the
         # normalisation is only defined for non-negative (count) features.
@@ -183,7 +194,7 @@ def train_node_classifier(
     result = _fit(model, x, edge_index, y, train_mask, val_mask, test_mask,
                   lr, weight_decay, epochs, patience, min_epochs, metric,
                   on_epoch,
-                  keep_history, selection, restore_best=False)
+                  keep_history, selection, restore_best=restore_best)
     result.stages = stage_results
     if stage_results:
         result.train_time_s = time.perf_counter() - start_all

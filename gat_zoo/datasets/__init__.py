@@ -28,6 +28,8 @@ from .dictionary_lookup import (
     train_dictionary_lookup,
 )
 from .entities import load_entities
+from .hetero import HETERO_DATASETS, load_hetero
+from .kg import KG_DATASETS, load_kg
 from .loaders import list_datasets, load_dataset
 
 __all__ = [
@@ -35,6 +37,10 @@ __all__ = [
     'list_datasets',
     'csbm',
     'load_entities',
+    'load_hetero',
+    'HETERO_DATASETS',
+    'load_kg',
+    'KG_DATASETS',
     'dictionary_lookup',
     'dictionary_lookup_graph',
     'dictionary_lookup_batch',

@@ -20,6 +20,7 @@ from gat_zoo.ops.fused import (
     set_fused,
     use_fused,
 )
+from gat_zoo.ops.metapaths import metapath_adjacency, metapath_edge_index
 from gat_zoo.ops.motifs import (
     MOTIF_NAMES,
     clear_motif_cache,
@@ -79,6 +80,8 @@ __all__ = [
     'as_ppr_matrix',
     'clear_ppr_cache',
     'ppr_edge_values',
+    'metapath_adjacency',
+    'metapath_edge_index',
     'MOTIF_NAMES',
     'clear_motif_cache',
     'signed_motif_graphs',

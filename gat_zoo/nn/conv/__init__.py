@@ -1,10 +1,13 @@
 """Attention convolutions, one operator per file (``<name>_conv.py``)."""
 from gat_zoo.nn.conv.gat_conv import GATConv
 from gat_zoo.nn.conv.gatv2_conv import GATv2Conv
+from gat_zoo.nn.conv.graphham_conv import GraphHAMAttention, GraphHAMConv
+from gat_zoo.nn.conv.han_conv import HANConv
 from gat_zoo.nn.conv.magna_conv import MAGNABlock, MAGNAConv
 from gat_zoo.nn.conv.pagnn_conv import PaGNNConv
 from gat_zoo.nn.conv.pprgat_conv import PPRGATConv, PPRGATv2Conv
 from gat_zoo.nn.conv.rgat_conv import RGATConv
+from gat_zoo.nn.conv.rghat_conv import RGHATAttention, RGHATConv
 from gat_zoo.nn.conv.sigat_conv import SiGATConv
 from gat_zoo.nn.conv.spagan_conv import SPAGANAttention, SPAGANConv
 from gat_zoo.nn.conv.supergat_conv import SuperGATConv
@@ -12,12 +15,17 @@ from gat_zoo.nn.conv.supergat_conv import SuperGATConv
 __all__ = [
     'GATConv',
     'GATv2Conv',
+    'GraphHAMAttention',
+    'GraphHAMConv',
+    'HANConv',
     'MAGNABlock',
     'MAGNAConv',
     'PaGNNConv',
     'PPRGATConv',
     'PPRGATv2Conv',
     'RGATConv',
+    'RGHATAttention',
+    'RGHATConv',
     'SiGATConv',
     'SPAGANAttention',
     'SPAGANConv',

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple, Union
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn.conv import MessagePassing
 from torch_geometric.nn.dense.linear import Linear
-from torch_geometric.typing import SparseTensor, torch_sparse
+from torch_geometric.typing import OptTensor, SparseTensor, torch_sparse
 from torch_geometric.utils import (
     add_self_loops,
     is_torch_sparse_tensor,
@@ -241,7 +242,9 @@ class AttentionConv(MessagePassing):
 
     def _fused_graph(self, edge_index: Any, checked_index: Any,
                      x_src: Tensor, x_dst: Optional[Tensor],
-                     size: Optional[Tuple[int, int]]) -> Tuple[CSRGraph, Any]:
+                     size: Optional[Tuple[int, int]],
+                     add_loops: Optional[bool] = None
+                     ) -> Tuple[CSRGraph, Any]:
         """``(graph, adjacency)``: the target-major CSR graph (self-loops
         included when the layer adds them) and the adjacency in the
         caller's layout and order, as ``return_attention_weights`` reports
@@ -249,11 +252,14 @@ class AttentionConv(MessagePassing):
 
         ``edge_index`` is the object the caller passed (the cache key: a
         static graph is sorted once, not on every call), ``checked_index``
-        the validated index derived from it."""
+        the validated index derived from it; ``add_loops`` overrides the
+        layer's ``add_self_loops`` (e.g. per relation of a heterogeneous
+        layer)."""
         num_src, num_dst = node_counts(x_src, x_dst, size)
         if num_dst is None:
             num_dst = num_src
-        add_loops = bool(getattr(self, 'add_self_loops', False))
+        if add_loops is None:
+            add_loops = bool(getattr(self, 'add_self_loops', False))
         loops = self._loop_count(x_src, x_dst, size)
 
         def build() -> Tuple[CSRGraph, Any]:
@@ -313,3 +319,75 @@ class AttentionConv(MessagePassing):
             return out, (set_sparse_value(edge_index, alpha), alpha)
         return out, (edge_index, alpha)
 
+
+class RelationalInput:
+    """Input handling of relational layers (``num_relations`` edge types):
+    the adjacency in any layout as a ``[2, E]`` (source, target) index with
+    its edge types (a sparse adjacency may carry them as values), and the
+    edge types checked against ``self.num_relations``."""
+
+    num_relations: int
+
+    def _edges(self, edge_index: Any, edge_type: OptTensor, num_nodes: int,
+               device: torch.device) -> Tuple[Tensor, OptTensor]:
+        """``([2, E] int64 (source, target) index, edge types or None)``
+        from any layout, checked."""
+        if _is_sparse_tensor(edge_index):
+            sizes = edge_index.sparse_sizes()
+            if validation_enabled() and tuple(sizes) != (num_nodes,
+                                                         num_nodes):
+                raise ValueError(f"The SparseTensor adjacency has sizes "
+                                 f"{tuple(sizes)} but the graph has "
+                                 f"{num_nodes} nodes")
+            row, col, value = edge_index.coo()
+            if edge_type is None and value is not None:
+                edge_type = value
+            return torch.stack([col, row], dim=0), edge_type
+        if isinstance(edge_index, Tensor) and is_torch_sparse_tensor(
+                edge_index):
+            if validation_enabled() and tuple(edge_index.shape[:2]) != (
+                    num_nodes, num_nodes):
+                raise ValueError(f"The sparse adjacency has shape "
+                                 f"{tuple(edge_index.shape)} but the graph "
+                                 f"has {num_nodes} nodes")
+            from torch_geometric.utils import to_edge_index
+            index, value = to_edge_index(edge_index)
+            if edge_type is None:
+                edge_type = value
+            return index.flip(0), edge_type
+        if validation_enabled():
+            edge_index = check_adjacency(edge_index, num_nodes, num_nodes,
+                                         device=device)
+        if type(edge_index) is not Tensor:
+            edge_index = edge_index.as_subclass(Tensor)
+        return edge_index.long(), edge_type
+
+    def _check_edge_type(self, edge_type: OptTensor, num_edges: int,
+                         device: torch.device) -> Tensor:
+        if edge_type is None:
+            return torch.zeros(num_edges, dtype=torch.long, device=device)
+        if not isinstance(edge_type, Tensor):
+            raise TypeError(f"'edge_type' must be a torch.Tensor (got "
+                            f"{type(edge_type).__name__})")
+        if type(edge_type) is not Tensor:
+            edge_type = edge_type.as_subclass(Tensor)
+        if validation_enabled():
+            if (edge_type.is_floating_point() or edge_type.is_complex()
+                    or edge_type.dtype == torch.bool):
+                raise ValueError(f"'edge_type' must hold integers (got "
+                                 f"{edge_type.dtype})")
+            if edge_type.dim() != 1 or edge_type.numel() != num_edges:
+                raise ValueError(f"'edge_type' must have shape "
+                                 f"[num_edges] = [{num_edges}] (got "
+                                 f"{tuple(edge_type.shape)})")
+            if edge_type.device != device:
+                raise ValueError(f"'edge_type' is on {edge_type.device} but "
+                                 f"the graph is on {device}")
+            if num_edges:
+                low, high = int(edge_type.min()), int(edge_type.max())
+                if low < 0 or high >= self.num_relations:
+                    raise ValueError(
+                        f"'edge_type' must lie in [0, num_relations) = "
+                        f"[0, {self.num_relations}) (got range [{low}, "
+                        f"{high}])")
+        return edge_type.long()

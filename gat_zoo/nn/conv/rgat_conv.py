@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -8,10 +8,13 @@ from torch import Tensor
 from torch.nn import Parameter
 from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptTensor
-from torch_geometric.utils import is_torch_sparse_tensor
 
-from gat_zoo.nn.conv._base import AttentionConv, _is_sparse_tensor
-from gat_zoo.nn.validation import check_adjacency, validation_enabled
+from gat_zoo.nn.conv._base import (
+    AttentionConv,
+    RelationalInput,
+    _is_sparse_tensor,
+)
+from gat_zoo.nn.validation import validation_enabled
 from gat_zoo.ops import segment_softmax
 
 ATTENTION_MODES = {
@@ -29,7 +32,7 @@ ATTENTION_STYLES = {
 }
 
 
-class RGATConv(AttentionConv):
+class RGATConv(RelationalInput, AttentionConv):
     r"""The relational graph attention operator from the `"Relational Graph
     Attention Networks" <https://arxiv.org/abs/1904.05811>`_ paper
     (Busbridge, Sherburn, Cavallo, Hammerla, 2019).
@@ -367,69 +370,6 @@ class RGATConv(AttentionConv):
                                  f"[{int(x.min())}, {int(x.max())}])")
         return x.size(0)
 
-    def _edges(self, edge_index: Any, edge_type: OptTensor, num_nodes: int,
-               device: torch.device) -> Tuple[Tensor, OptTensor]:
-        """``([2, E] int64 edge index, edge types or None)`` from any
-        layout, checked."""
-        if _is_sparse_tensor(edge_index):
-            sizes = edge_index.sparse_sizes()
-            if validation_enabled() and tuple(sizes) != (num_nodes,
-                                                         num_nodes):
-                raise ValueError(f"The SparseTensor adjacency has sizes "
-                                 f"{tuple(sizes)} but the graph has "
-                                 f"{num_nodes} nodes")
-            row, col, value = edge_index.coo()
-            if edge_type is None and value is not None:
-                edge_type = value
-            return torch.stack([col, row], dim=0), edge_type
-        if isinstance(edge_index, Tensor) and is_torch_sparse_tensor(
-                edge_index):
-            if validation_enabled() and tuple(edge_index.shape[:2]) != (
-                    num_nodes, num_nodes):
-                raise ValueError(f"The sparse adjacency has shape "
-                                 f"{tuple(edge_index.shape)} but the graph "
-                                 f"has {num_nodes} nodes")
-            from torch_geometric.utils import to_edge_index
-            index, value = to_edge_index(edge_index)
-            if edge_type is None:
-                edge_type = value
-            return index.flip(0), edge_type
-        if validation_enabled():
-            edge_index = check_adjacency(edge_index, num_nodes, num_nodes,
-                                         device=device)
-        if type(edge_index) is not Tensor:
-            edge_index = edge_index.as_subclass(Tensor)
-        return edge_index.long(), edge_type
-
-    def _check_edge_type(self, edge_type: OptTensor, num_edges: int,
-                         device: torch.device) -> Tensor:
-        if edge_type is None:
-            return torch.zeros(num_edges, dtype=torch.long, device=device)
-        if not isinstance(edge_type, Tensor):
-            raise TypeError(f"'edge_type' must be a torch.Tensor (got "
-                            f"{type(edge_type).__name__})")
-        if type(edge_type) is not Tensor:
-            edge_type = edge_type.as_subclass(Tensor)
-        if validation_enabled():
-            if (edge_type.is_floating_point() or edge_type.is_complex()
-                    or edge_type.dtype == torch.bool):
-                raise ValueError(f"'edge_type' must hold integers (got "
-                                 f"{edge_type.dtype})")
-            if edge_type.dim() != 1 or edge_type.numel() != num_edges:
-                raise ValueError(f"'edge_type' must have shape "
-                                 f"[num_edges] = [{num_edges}] (got "
-                                 f"{tuple(edge_type.shape)})")
-            if edge_type.device != device:
-                raise ValueError(f"'edge_type' is on {edge_type.device} but "
-                                 f"the graph is on {device}")
-            if num_edges:
-                low, high = int(edge_type.min()), int(edge_type.max())
-                if low < 0 or high >= self.num_relations:
-                    raise ValueError(
-                        f"'edge_type' must lie in [0, num_relations) = "
-                        f"[0, {self.num_relations}) (got range [{low}, "
-                        f"{high}])")
-        return edge_type.long()
 
     # ------------------------------------------------------------------
     # Forward.
