@@ -12,6 +12,7 @@ from reference import (
     gatv2_params_from_module,
     random_graph,
 )
+from reference.gradients import assert_same_gradients as _compare_gradients
 from torch_geometric import EdgeIndex
 from torch_geometric.typing import WITH_TORCH_SPARSE, SparseTensor
 
@@ -39,21 +40,6 @@ def _layer(kind, in_channels, out_channels, seed=0, **kwargs):
 def _oracle(kind, layer, x_src, x_dst, edge_index, **kwargs):
     _, _, dense, params = LAYERS[kind]
     return dense(x_src, x_dst, edge_index, **params(layer), **kwargs)
-
-
-def _compare_gradients(layer, ours, theirs, inputs):
-    weight = torch.randn(ours.shape, generator=torch.Generator().manual_seed(
-        11), dtype=ours.dtype)
-    params = [p for p in layer.parameters()]
-    ours_grads = torch.autograd.grad((ours * weight).sum(), inputs + params,
-                                     allow_unused=True)
-    their_grads = torch.autograd.grad((theirs * weight).sum(),
-                                      inputs + params, allow_unused=True)
-    for a, b in zip(ours_grads, their_grads):
-        if a is None or b is None:
-            assert a is None and b is None
-        else:
-            assert torch.allclose(a, b, **TOL)
 
 
 # ---------------------------------------------------------------------------

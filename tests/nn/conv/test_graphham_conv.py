@@ -11,6 +11,7 @@ from reference.dense_graphham import (
     edge_values,
     graphham_params_from_module,
 )
+from reference.gradients import assert_same_gradients as _check_gradients
 from torch_geometric import EdgeIndex
 from torch_geometric.typing import WITH_TORCH_SPARSE, SparseTensor
 
@@ -46,21 +47,6 @@ def _layer(seed=0, **kwargs):
         if layer.bias is not None:
             layer.bias.normal_()
     return layer
-
-
-def _check_gradients(layer, ours, theirs, inputs):
-    weight = torch.randn(ours.shape, dtype=ours.dtype,
-                         generator=torch.Generator().manual_seed(11))
-    params = list(layer.parameters())
-    a = torch.autograd.grad((ours * weight).sum(), inputs + params,
-                            allow_unused=True)
-    b = torch.autograd.grad((theirs * weight).sum(), inputs + params,
-                            allow_unused=True)
-    for ga, gb in zip(a, b):
-        if ga is None or gb is None:
-            assert ga is None and gb is None
-        else:
-            assert torch.allclose(ga, gb, **TOL)
 
 
 # ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from reference.dense_rgat import (
     rgat_edge_attention,
     rgat_params_from_module,
 )
+from reference.gradients import assert_same_gradients as _compare_gradients
 from torch_geometric import EdgeIndex
 from torch_geometric.typing import WITH_TORCH_SPARSE, SparseTensor
 
@@ -53,21 +54,6 @@ def _oracle(layer, x, edge_index, edge_type, num_nodes=N):
     out, alpha = dense_rgat(x, edge_index, edge_type, num_nodes=num_nodes,
                             **rgat_params_from_module(layer))
     return out, alpha, edge_index, edge_type
-
-
-def _compare_gradients(layer, ours, theirs, inputs):
-    weight = torch.randn(ours.shape, dtype=ours.dtype,
-                         generator=torch.Generator().manual_seed(11))
-    params = list(layer.parameters())
-    a = torch.autograd.grad((ours * weight).sum(), inputs + params,
-                            allow_unused=True)
-    b = torch.autograd.grad((theirs * weight).sum(), inputs + params,
-                            allow_unused=True)
-    for ga, gb in zip(a, b):
-        if ga is None or gb is None:
-            assert ga is None and gb is None
-        else:
-            assert torch.allclose(ga, gb, **TOL)
 
 
 # ---------------------------------------------------------------------------
