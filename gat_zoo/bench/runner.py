@@ -22,6 +22,7 @@ import torch
 import gat_zoo
 from gat_zoo.bench.memory import peak_memory_mb, reset_peak_memory
 from gat_zoo.bench.train import seed_everything, train_node_classifier
+from gat_zoo.datasets.splits import parse_split_ratios, with_random_splits
 
 __all__ = [
     'DatasetSpec',
@@ -116,7 +117,11 @@ def default_models() -> List[str]:
 class DatasetSpec:
     """A ``--dataset`` item: a :func:`~gat_zoo.datasets.list_datasets` name,
     for ``csbm`` optionally with generator arguments
-    (``csbm:num_nodes=500:homophily=0.3``)."""
+    (``csbm:num_nodes=500:homophily=0.3``), and for any dataset optionally
+    ``split=train/val``: :data:`RANDOM_SPLITS` seeded class-stratified
+    random splits with these fractions in place of the dataset's own
+    (``cornell:split=0.6/0.2``, the 60/20/20 protocol;
+    :func:`gat_zoo.datasets.splits.random_node_splits`)."""
     name: str                     # canonical lower-case name ('film', ...)
     params: Tuple[Tuple[str, Any], ...] = field(default_factory=tuple)
 
@@ -155,25 +160,42 @@ def parse_dataset_spec(item: str) -> DatasetSpec:
             f"Unknown dataset {name!r}; valid datasets: {', '.join(valid)} "
             f"(csbm also as 'csbm:num_nodes=500:homophily=0.3')")
     params = []
-    if rest:
-        if key != 'csbm':
-            raise ModelSelectionError(
-                f"Dataset {name!r} takes no parameters (only csbm does, e.g. "
-                f"'csbm:num_nodes=500:homophily=0.3')")
-        allowed = list(inspect.signature(csbm).parameters)
-        for part in rest:
-            k, sep, v = part.partition('=')
-            k = k.strip()
-            if not sep or k not in allowed:
-                raise ModelSelectionError(
-                    f"Bad csbm parameter {part!r} in {item!r}; expected "
-                    f"key=value with key in {', '.join(allowed)}")
+    split = None
+    allowed = (list(inspect.signature(csbm).parameters) if key == 'csbm'
+               else [])
+    for part in rest:
+        k, sep, v = part.partition('=')
+        k = k.strip()
+        if sep and k == 'split':
             try:
-                params.append((k, _parse_value(v)))
+                parse_split_ratios(v)
             except ValueError as err:
                 raise ModelSelectionError(
-                    f"Bad csbm parameter {part!r}: {err}") from None
+                    f"Bad split {part!r} in {item!r}: {err}") from None
+            split = ('split', v.strip())
+            continue
+        if not allowed:
+            raise ModelSelectionError(
+                f"Dataset {name!r} takes only 'split=train/val' (e.g. "
+                f"'{name}:split=0.6/0.2'); generator parameters are csbm's "
+                f"(e.g. 'csbm:num_nodes=500:homophily=0.3'); got {part!r}")
+        if not sep or k not in allowed:
+            raise ModelSelectionError(
+                f"Bad csbm parameter {part!r} in {item!r}; expected "
+                f"key=value with key in {', '.join(allowed + ['split'])}")
+        try:
+            params.append((k, _parse_value(v)))
+        except ValueError as err:
+            raise ModelSelectionError(
+                f"Bad csbm parameter {part!r}: {err}") from None
+    if split is not None:
+        params.append(split)
     return DatasetSpec(key, tuple(params))
+
+
+#: How many seeded random splits a ``name:split=train/val`` dataset has (run
+#: ``r`` uses split ``r % RANDOM_SPLITS``, as with the fixed 10-split sets).
+RANDOM_SPLITS = 10
 
 
 def load_data(spec: DatasetSpec, root=None):
@@ -181,9 +203,14 @@ def load_data(spec: DatasetSpec, root=None):
     seed 0 unless ``seed=`` is given: the graph is fixed across runs, like
     a real dataset's, and runs differ in their model seed)."""
     from gat_zoo.datasets import csbm, load_dataset
-    if spec.params:
-        return csbm(**dict(spec.params))
-    return load_dataset(spec.name, root=root)
+    params = dict(spec.params)
+    split = params.pop('split', None)
+    data = (csbm(**params) if spec.name == 'csbm'
+            else load_dataset(spec.name, root=root))
+    if split is not None:
+        data = with_random_splits(data, *parse_split_ratios(split),
+                                  num_splits=RANDOM_SPLITS)
+    return data
 
 
 def num_splits(data) -> int:

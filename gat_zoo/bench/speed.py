@@ -107,11 +107,19 @@ def build_layer(cls: type, in_channels: int, out_channels: int = 32,
                 heads: int = 8) -> torch.nn.Module:
     """``cls(in_channels, out_channels, heads=heads)``, or
     ``cls(in_channels, heads * out_channels)`` for a layer without heads
-    (the same output width)."""
+    (the same output width). A propagation-only layer, whose output width
+    is its input width (DAGNN, TDGNN, GAMLP: no ``out_channels``, or an
+    optional one), gets its default depth: ``cls(in_channels)`` or
+    ``cls()``."""
     params = inspect.signature(cls.__init__).parameters
     if 'heads' in params:
         return cls(in_channels, out_channels, heads=heads)
-    return cls(in_channels, heads * out_channels)
+    width = params.get('out_channels')
+    if width is not None and width.default is not None:
+        return cls(in_channels, heads * out_channels)
+    if 'in_channels' in params:
+        return cls(in_channels)
+    return cls()
 
 
 def _sync(device: torch.device) -> None:

@@ -40,6 +40,11 @@ from gat_zoo.ops.ppr import (
     clear_ppr_cache,
     ppr_edge_values,
 )
+from gat_zoo.ops.propagation import (
+    SELF_LOOP_MODES,
+    Propagation,
+    normalized_propagation,
+)
 from gat_zoo.ops.segment import (
     index_to_ptr,
     ptr_to_index,
@@ -49,6 +54,11 @@ from gat_zoo.ops.segment import (
     segment_sum,
 )
 from gat_zoo.ops.spmm import head_spmm
+from gat_zoo.ops.tree_decomposition import (
+    TreeDecomposition,
+    clear_tree_decomposition_cache,
+    tree_decomposition,
+)
 
 __all__ = [
     'BACKENDS',
@@ -89,6 +99,12 @@ __all__ = [
     'attention_costs',
     'clear_shortest_path_cache',
     'shortest_paths',
+    'Propagation',
+    'SELF_LOOP_MODES',
+    'normalized_propagation',
+    'TreeDecomposition',
+    'clear_tree_decomposition_cache',
+    'tree_decomposition',
     'set_backend',
     'use_backend',
 ]

@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 from typing import ContextManager, Optional
 
+import torch
+
 from gat_zoo.ops._setting import ProcessSetting
 
 __all__ = [
@@ -99,9 +101,15 @@ def resolve_backend(has_ptr: bool) -> str:
     A forced backend always wins. Otherwise a caller that already holds a CSR
     pointer gets the segment path (no atomics, no index expansion), and the
     rest go to torch_scatter when it is installed, else to native torch.
+    While :func:`torch.compile` traces, native torch (the only traceable
+    one).
     """
     if _forced.value is not None:
         return _forced.value
+    if torch.compiler.is_compiling():
+        # torch_scatter's kernels are not traceable (no fake-tensor
+        # implementations); torch's own scatter and index ops are.
+        return 'torch'
     if has_ptr:
         return 'csr'
     return 'scatter' if WITH_TORCH_SCATTER else 'torch'

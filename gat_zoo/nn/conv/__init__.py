@@ -1,4 +1,6 @@
 """Attention convolutions, one operator per file (``<name>_conv.py``)."""
+from gat_zoo.nn.conv.dagnn_conv import DAGNNConv
+from gat_zoo.nn.conv.gamlp_conv import GAMLPConv, HopAttention
 from gat_zoo.nn.conv.gat_conv import GATConv
 from gat_zoo.nn.conv.gatv2_conv import GATv2Conv
 from gat_zoo.nn.conv.graphham_conv import GraphHAMAttention, GraphHAMConv
@@ -11,8 +13,12 @@ from gat_zoo.nn.conv.rghat_conv import RGHATAttention, RGHATConv
 from gat_zoo.nn.conv.sigat_conv import SiGATConv
 from gat_zoo.nn.conv.spagan_conv import SPAGANAttention, SPAGANConv
 from gat_zoo.nn.conv.supergat_conv import SuperGATConv
+from gat_zoo.nn.conv.tdgnn_conv import TDGNNConv
 
 __all__ = [
+    'GAMLPConv',
+    'HopAttention',
+    'DAGNNConv',
     'GATConv',
     'GATv2Conv',
     'GraphHAMAttention',
@@ -30,6 +36,7 @@ __all__ = [
     'SPAGANAttention',
     'SPAGANConv',
     'SuperGATConv',
+    'TDGNNConv',
 ]
 
 classes = __all__

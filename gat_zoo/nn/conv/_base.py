@@ -56,6 +56,38 @@ def _is_sparse_tensor(adj: Any) -> bool:
     return isinstance(adj, SparseTensor) and not isinstance(adj, Tensor)
 
 
+def edge_index_of(adjacency: Any, num_nodes: int, device: torch.device
+                  ) -> Tuple[Tensor, OptTensor]:
+    """``([2, E] int64 (source, target) index, the adjacency's values or
+    None)`` from any supported layout (``edge_index``, ``EdgeIndex``,
+    ``SparseTensor``, torch sparse), checked against a square graph of
+    ``num_nodes`` nodes: the input handling of layers that work on the
+    edge list itself (relational layers, fixed propagation operators)."""
+    if _is_sparse_tensor(adjacency):
+        sizes = adjacency.sparse_sizes()
+        if validation_enabled() and tuple(sizes) != (num_nodes, num_nodes):
+            raise ValueError(f"The SparseTensor adjacency has sizes "
+                             f"{tuple(sizes)} but the graph has "
+                             f"{num_nodes} nodes")
+        row, col, value = adjacency.coo()
+        return torch.stack([col, row], dim=0), value
+    if isinstance(adjacency, Tensor) and is_torch_sparse_tensor(adjacency):
+        if validation_enabled() and tuple(adjacency.shape[:2]) != (
+                num_nodes, num_nodes):
+            raise ValueError(f"The sparse adjacency has shape "
+                             f"{tuple(adjacency.shape)} but the graph has "
+                             f"{num_nodes} nodes")
+        from torch_geometric.utils import to_edge_index
+        index, value = to_edge_index(adjacency)
+        return index.flip(0), value
+    if validation_enabled():
+        adjacency = check_adjacency(adjacency, num_nodes, num_nodes,
+                                    device=device)
+    if type(adjacency) is not Tensor:
+        adjacency = adjacency.as_subclass(Tensor)
+    return adjacency.long(), None
+
+
 class AttentionConv(MessagePassing):
     """Base class: message passing whose aggregation uses gat_zoo's segment
     kernels, with shared input handling for attention layers."""
@@ -332,35 +364,8 @@ class RelationalInput:
                device: torch.device) -> Tuple[Tensor, OptTensor]:
         """``([2, E] int64 (source, target) index, edge types or None)``
         from any layout, checked."""
-        if _is_sparse_tensor(edge_index):
-            sizes = edge_index.sparse_sizes()
-            if validation_enabled() and tuple(sizes) != (num_nodes,
-                                                         num_nodes):
-                raise ValueError(f"The SparseTensor adjacency has sizes "
-                                 f"{tuple(sizes)} but the graph has "
-                                 f"{num_nodes} nodes")
-            row, col, value = edge_index.coo()
-            if edge_type is None and value is not None:
-                edge_type = value
-            return torch.stack([col, row], dim=0), edge_type
-        if isinstance(edge_index, Tensor) and is_torch_sparse_tensor(
-                edge_index):
-            if validation_enabled() and tuple(edge_index.shape[:2]) != (
-                    num_nodes, num_nodes):
-                raise ValueError(f"The sparse adjacency has shape "
-                                 f"{tuple(edge_index.shape)} but the graph "
-                                 f"has {num_nodes} nodes")
-            from torch_geometric.utils import to_edge_index
-            index, value = to_edge_index(edge_index)
-            if edge_type is None:
-                edge_type = value
-            return index.flip(0), edge_type
-        if validation_enabled():
-            edge_index = check_adjacency(edge_index, num_nodes, num_nodes,
-                                         device=device)
-        if type(edge_index) is not Tensor:
-            edge_index = edge_index.as_subclass(Tensor)
-        return edge_index.long(), edge_type
+        index, value = edge_index_of(edge_index, num_nodes, device)
+        return index, edge_type if edge_type is not None else value
 
     def _check_edge_type(self, edge_type: OptTensor, num_edges: int,
                          device: torch.device) -> Tensor:

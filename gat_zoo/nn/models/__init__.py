@@ -1,4 +1,6 @@
 """Paper-configured networks; importing this package registers them."""
+from gat_zoo.nn.models.dagnn import DAGNN
+from gat_zoo.nn.models.gamlp import GAMLP
 from gat_zoo.nn.models.gat import GAT, GCN
 from gat_zoo.nn.models.graphham import GraphHAM
 from gat_zoo.nn.models.han import HAN
@@ -10,7 +12,8 @@ from gat_zoo.nn.models.rghat import RGHAT, ConvE, ConvEDecoder, DistMult
 from gat_zoo.nn.models.sigat import SiGAT
 from gat_zoo.nn.models.spagan import SPAGAN
 from gat_zoo.nn.models.supergat import SuperGAT
+from gat_zoo.nn.models.tdgnn import TDGNN
 
-__all__ = ['GAT', 'GCN', 'GAEGAT', 'ConvE', 'ConvEDecoder', 'DistMult',
-           'GraphHAM', 'HAN', 'MAGNA', 'PaGNN', 'PPRGAT', 'RGAT', 'RGCN',
-           'RGHAT', 'SiGAT', 'SPAGAN', 'SuperGAT']
+__all__ = ['DAGNN', 'GAMLP', 'GAT', 'GCN', 'GAEGAT', 'ConvE', 'ConvEDecoder',
+           'DistMult', 'GraphHAM', 'HAN', 'MAGNA', 'PaGNN', 'PPRGAT', 'RGAT',
+           'RGCN', 'RGHAT', 'SiGAT', 'SPAGAN', 'SuperGAT', 'TDGNN']
