@@ -74,7 +74,7 @@ def test_model_selection():
     (['--model', 'zz*'], 'matches no registered'),
     (['--model', 'family:nope'], 'valid families: '),
     (['--dataset', 'no_such_set'], 'valid datasets: '),
-    (['--dataset', 'cora:num_nodes=3'], 'takes no parameters'),
+    (['--dataset', 'cora:num_nodes=3'], "takes only 'split=train/val'"),
     (['--dataset', 'csbm:bogus=1'], 'Bad csbm parameter'),
     (['--resume'], '--resume needs --results-file'),
     (['--results-file', 'out.txt'], 'must end in .csv'),
