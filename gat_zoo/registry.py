@@ -169,11 +169,21 @@ def paper_config(name: str, dataset: str = 'default') -> Dict[str, Any]:
     settings), ``'source'`` (where in the paper each comes from) and
     ``'from_paper'`` (:obj:`False` when the paper gives no setting for this
     dataset and its default setting is used instead).
+
+    ``dataset`` may name a protocol, as the bench's dataset column does
+    (``'cornell:split=0.6/0.2'``): a setting recorded for that protocol
+    wins, else the one for the dataset itself.
     """
     record = _paper_record(name)
     configs = record['configs']
     base = copy.deepcopy(configs['default'])
     key = _dataset_key(configs, dataset) if dataset != 'default' else None
+    # A protocol ('cornell:split=0.6/0.2:rule=balanced') without a setting
+    # of its own takes the next more general one ('cornell:split=0.6/0.2',
+    # then 'cornell').
+    while key is None and ':' in dataset:
+        dataset = dataset.rsplit(':', 1)[0]
+        key = _dataset_key(configs, dataset)
     sources = [base.pop('source')]
     from_paper = True
     if key is not None and key != 'default':

@@ -53,7 +53,8 @@ split only and reports the test score at that epoch; the table gives mean
 (gat_zoo/paper_data.json). Run r uses seed r and, on datasets with S fixed
 splits (cornell, texas, wisconsin, film, chameleon, squirrel), split r % S;
 'name:split=0.6/0.2' replaces a dataset's splits by 10 seeded class-stratified
-random 60/20/20 splits (run r uses split r % 10). For ogbn-* datasets the
+random 60/20/20 splits (run r uses split r % 10); add ':rule=balanced' for
+GPRGNN's class-balanced rule (ACM-GNN's protocol). For ogbn-* datasets the
 metric is ogb's Evaluator.
 
 With no arguments, every registered node model is trained on the embedded
@@ -302,8 +303,11 @@ def _paper(model: str, spec) -> Dict[str, Any]:
     # A run on random splits ('cornell:split=0.6/0.2') is compared only
     # with a number the paper reports for that protocol, never with the
     # dataset's fixed-split headline.
-    protocol = dict(spec.params).get('split')
+    params = dict(spec.params)
+    protocol = params.get('split')
     key = spec.name if protocol is None else f'{spec.name}:split={protocol}'
+    if protocol is not None and 'rule' in params:
+        key += f":rule={params['rule']}"
     result = gat_zoo.paper_result(model, key) or {}
     return {'paper_mean': result.get('mean'),
             'paper_std': result.get('std'),
@@ -354,7 +358,7 @@ def _run_training(args) -> int:
                 try:
                     paper = _paper(model, spec)
                     config = run_config(
-                        model, spec.name, epochs=args.epochs,
+                        model, spec.label, epochs=args.epochs,
                         max_epochs=args.max_epochs, patience=args.patience,
                         lr=args.lr, weight_decay=args.weight_decay)
                     if config['ignored']:

@@ -22,7 +22,11 @@ import torch
 import gat_zoo
 from gat_zoo.bench.memory import peak_memory_mb, reset_peak_memory
 from gat_zoo.bench.train import seed_everything, train_node_classifier
-from gat_zoo.datasets.splits import parse_split_ratios, with_random_splits
+from gat_zoo.datasets.splits import (
+    SPLIT_RULES,
+    parse_split_ratios,
+    with_random_splits,
+)
 
 __all__ = [
     'DatasetSpec',
@@ -121,7 +125,9 @@ class DatasetSpec:
     ``split=train/val``: :data:`RANDOM_SPLITS` seeded class-stratified
     random splits with these fractions in place of the dataset's own
     (``cornell:split=0.6/0.2``, the 60/20/20 protocol;
-    :func:`gat_zoo.datasets.splits.random_node_splits`)."""
+    :func:`gat_zoo.datasets.splits.random_node_splits`), and with it
+    ``rule=balanced`` for GPRGNN's class-balanced rule instead
+    (``cornell:split=0.6/0.2:rule=balanced``, ACM-GNN's protocol)."""
     name: str                     # canonical lower-case name ('film', ...)
     params: Tuple[Tuple[str, Any], ...] = field(default_factory=tuple)
 
@@ -160,7 +166,7 @@ def parse_dataset_spec(item: str) -> DatasetSpec:
             f"Unknown dataset {name!r}; valid datasets: {', '.join(valid)} "
             f"(csbm also as 'csbm:num_nodes=500:homophily=0.3')")
     params = []
-    split = None
+    split = rule = None
     allowed = (list(inspect.signature(csbm).parameters) if key == 'csbm'
                else [])
     for part in rest:
@@ -173,6 +179,13 @@ def parse_dataset_spec(item: str) -> DatasetSpec:
                 raise ModelSelectionError(
                     f"Bad split {part!r} in {item!r}: {err}") from None
             split = ('split', v.strip())
+            continue
+        if sep and k == 'rule':
+            if v.strip() not in SPLIT_RULES:
+                raise ModelSelectionError(
+                    f"Bad split rule {part!r} in {item!r}; expected one of "
+                    f"{', '.join(SPLIT_RULES)}")
+            rule = ('rule', v.strip())
             continue
         if not allowed:
             raise ModelSelectionError(
@@ -190,6 +203,15 @@ def parse_dataset_spec(item: str) -> DatasetSpec:
                 f"Bad csbm parameter {part!r}: {err}") from None
     if split is not None:
         params.append(split)
+    if rule is not None:
+        if split is None:
+            raise ModelSelectionError(
+                f"'rule=' chooses how 'split=' draws random splits; "
+                f"{item!r} has no 'split=train/val'")
+        # The default rule is left out of the label, so that results written
+        # before rules existed keep matching.
+        if rule[1] != 'stratified':
+            params.append(rule)
     return DatasetSpec(key, tuple(params))
 
 
@@ -205,11 +227,12 @@ def load_data(spec: DatasetSpec, root=None):
     from gat_zoo.datasets import csbm, load_dataset
     params = dict(spec.params)
     split = params.pop('split', None)
+    rule = params.pop('rule', 'stratified')
     data = (csbm(**params) if spec.name == 'csbm'
             else load_dataset(spec.name, root=root))
     if split is not None:
         data = with_random_splits(data, *parse_split_ratios(split),
-                                  num_splits=RANDOM_SPLITS)
+                                  num_splits=RANDOM_SPLITS, rule=rule)
     return data
 
 

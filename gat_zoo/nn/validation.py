@@ -10,7 +10,7 @@ no graph break) and can be switched off with ``GAT_ZOO_VALIDATE=0`` or
 from __future__ import annotations
 
 import os
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -18,7 +18,9 @@ from torch import Tensor
 __all__ = [
     'check_adjacency',
     'check_edge_attr',
+    'check_int',
     'check_node_features',
+    'check_probability',
     'set_validation',
     'validation_enabled',
 ]
@@ -36,6 +38,26 @@ def set_validation(enabled: bool) -> None:
 def validation_enabled() -> bool:
     """Whether checks run now (never while :func:`torch.compile` traces)."""
     return _enabled and not torch.compiler.is_compiling()
+
+
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """A constructor argument that must be an integer ``>= minimum`` (not a
+    bool); returns it, else raises :class:`ValueError` naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or \
+            value < minimum:
+        raise ValueError(f"'{name}' must be an integer >= {minimum} (got "
+                         f"{value!r})")
+    return value
+
+
+def check_probability(name: str, value: Any) -> float:
+    """A dropout-like argument in ``[0, 1)``; returns it as a float, else
+    raises :class:`ValueError` naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"'{name}' must be a probability in [0, 1) (got "
+                         f"{value!r})")
+    return float(value)
 
 
 def _plain(t: Tensor) -> Tensor:

@@ -252,6 +252,9 @@ def cached_csr(key_object: Any, extra_key: Hashable,
 def _forget(key: Tuple[int, Hashable], ref: weakref.ref) -> None:
     # The adjacency object died: free its structure now rather than when it
     # is evicted, unless the slot already holds a newer object's entry.
+    # At interpreter shutdown the module's globals may already be gone.
+    if _cache is None:
+        return
     entry = _cache.get(key)
     if entry is not None and entry[0] is ref:
         del _cache[key]

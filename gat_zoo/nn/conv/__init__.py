@@ -1,5 +1,7 @@
 """Attention convolutions, one operator per file (``<name>_conv.py``)."""
+from gat_zoo.nn.conv.acm_conv import ACMConv
 from gat_zoo.nn.conv.dagnn_conv import DAGNNConv
+from gat_zoo.nn.conv.fagcn_conv import FAGCNConv
 from gat_zoo.nn.conv.gamlp_conv import GAMLPConv, HopAttention
 from gat_zoo.nn.conv.gat_conv import GATConv
 from gat_zoo.nn.conv.gatv2_conv import GATv2Conv
@@ -14,11 +16,14 @@ from gat_zoo.nn.conv.sigat_conv import SiGATConv
 from gat_zoo.nn.conv.spagan_conv import SPAGANAttention, SPAGANConv
 from gat_zoo.nn.conv.supergat_conv import SuperGATConv
 from gat_zoo.nn.conv.tdgnn_conv import TDGNNConv
+from gat_zoo.nn.conv.uag_conv import UAGConv
 
 __all__ = [
+    'ACMConv',
     'GAMLPConv',
     'HopAttention',
     'DAGNNConv',
+    'FAGCNConv',
     'GATConv',
     'GATv2Conv',
     'GraphHAMAttention',
@@ -37,6 +42,7 @@ __all__ = [
     'SPAGANConv',
     'SuperGATConv',
     'TDGNNConv',
+    'UAGConv',
 ]
 
 classes = __all__

@@ -88,6 +88,28 @@ def edge_index_of(adjacency: Any, num_nodes: int, device: torch.device
     return adjacency.long(), None
 
 
+def weighted_edges_of(adjacency: Any, num_nodes: int, edge_weight: Any,
+                      device: torch.device) -> Tuple[Tensor, OptTensor]:
+    """``(index [2, E], edge_weight [E] or None)``: :func:`edge_index_of`
+    plus the edge weights of layers that take them: the given
+    ``edge_weight``, checked against the edge count, or else the
+    adjacency's own floating-point values (a weighted ``SparseTensor`` or
+    torch sparse matrix)."""
+    index, value = edge_index_of(adjacency, num_nodes, device)
+    if edge_weight is None and value is not None and (
+            value.is_floating_point()):
+        edge_weight = value
+    if edge_weight is not None and validation_enabled():
+        if not isinstance(edge_weight, Tensor):
+            raise TypeError(f"'edge_weight' must be a torch.Tensor (got "
+                            f"{type(edge_weight).__name__})")
+        if edge_weight.dim() != 1 or edge_weight.numel() != index.size(1):
+            raise ValueError(f"'edge_weight' must have shape [num_edges] = "
+                             f"[{index.size(1)}] (got "
+                             f"{tuple(edge_weight.shape)})")
+    return index, edge_weight
+
+
 class AttentionConv(MessagePassing):
     """Base class: message passing whose aggregation uses gat_zoo's segment
     kernels, with shared input handling for attention layers."""

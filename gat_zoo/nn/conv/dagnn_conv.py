@@ -8,7 +8,11 @@ from torch import Tensor
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.typing import Adj, OptTensor
 
-from gat_zoo.nn.conv._base import _HOOK_DICTS, AttentionConv, edge_index_of
+from gat_zoo.nn.conv._base import (
+    _HOOK_DICTS,
+    AttentionConv,
+    weighted_edges_of,
+)
 from gat_zoo.nn.validation import check_node_features, validation_enabled
 from gat_zoo.ops import fused_allowed, normalized_propagation
 from gat_zoo.ops.propagation import Propagation
@@ -110,16 +114,8 @@ class DAGNNConv(AttentionConv):
         (cached per ``edge_index`` object)."""
         device = device or (edge_index.device() if callable(
             getattr(edge_index, 'device', None)) else edge_index.device)
-        index, value = edge_index_of(edge_index, num_nodes, device)
-        if edge_weight is None and value is not None and (
-                value.is_floating_point()):
-            edge_weight = value
-        if edge_weight is not None and validation_enabled():
-            if (edge_weight.dim() != 1
-                    or edge_weight.numel() != index.size(1)):
-                raise ValueError(f"'edge_weight' must have shape "
-                                 f"[num_edges] = [{index.size(1)}] (got "
-                                 f"{tuple(edge_weight.shape)})")
+        index, edge_weight = weighted_edges_of(edge_index, num_nodes,
+                                               edge_weight, device)
         loops = 'remaining' if self.add_self_loops else 'keep'
         # Cached on the caller's adjacency object: a static graph is
         # normalised once, not once per epoch.

@@ -4,7 +4,7 @@ hop attention :class:`HopAttention` it combines the hops with."""
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator, List, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -20,7 +20,9 @@ from torch_geometric.utils import is_torch_sparse_tensor, scatter
 from gat_zoo.nn.conv._base import _is_sparse_tensor
 from gat_zoo.nn.validation import (
     check_adjacency,
+    check_int,
     check_node_features,
+    check_probability,
     validation_enabled,
 )
 from gat_zoo.ops import Propagation, normalized_propagation
@@ -33,20 +35,6 @@ ATTENTIONS = ('recursive', 'jk', 'smoothing')
 ACTIVATIONS = ('relu', 'leaky_relu', 'sigmoid', 'tanh')
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or \
-            value < minimum:
-        raise ValueError(f"'{name}' must be an integer >= {minimum} (got "
-                         f"{value!r})")
-    return value
-
-
-def _check_probability(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"'{name}' must be a probability in [0, 1) (got "
-                         f"{value!r})")
-    return float(value)
 
 
 def _dense(x: Tensor) -> Tensor:
@@ -201,8 +189,8 @@ class HopAttention(torch.nn.Module):
                  dropout: float = 0.0, jk_channels: int = 512,
                  jk_layers: int = 2, jk_dropout: float = 0.0):
         super().__init__()
-        _check_int('channels', channels, 1)
-        _check_int('num_hops', num_hops, 0)
+        check_int('channels', channels, 1)
+        check_int('num_hops', num_hops, 0)
         if attention not in ATTENTIONS:
             raise ValueError(f"Unknown attention {attention!r}; expected one "
                              f"of {ATTENTIONS}")
@@ -211,13 +199,13 @@ class HopAttention(torch.nn.Module):
         self.attention = attention
         self.activation = activation
         self.act = _activation(activation)
-        self.dropout = _check_probability('dropout', dropout)
-        self.jk_dropout = _check_probability('jk_dropout', jk_dropout)
+        self.dropout = check_probability('dropout', dropout)
+        self.jk_dropout = check_probability('jk_dropout', jk_dropout)
         ref_width = channels
         self.jk = None
         if attention == 'jk':
-            _check_int('jk_channels', jk_channels, 1)
-            _check_int('jk_layers', jk_layers, 1)
+            check_int('jk_channels', jk_channels, 1)
+            check_int('jk_layers', jk_layers, 1)
             dims = [(num_hops + 1) * channels] + [jk_channels] * jk_layers
             self.jk = torch.nn.ModuleList(
                 Linear(a, b, weight_initializer='glorot')
@@ -426,14 +414,14 @@ class GAMLPConv(MessagePassing):
                  factored: bool = True, **kwargs):
         kwargs.setdefault('aggr', 'add')
         super().__init__(**kwargs)
-        _check_int('in_channels', in_channels, 1)
+        check_int('in_channels', in_channels, 1)
         if out_channels is not None and out_channels != in_channels:
             raise ValueError(f"GAMLPConv combines propagated copies of its "
                              f"input, so its output width is in_channels "
                              f"({in_channels}); got out_channels="
                              f"{out_channels!r}")
         self.out_channels = in_channels
-        _check_int('num_hops', num_hops, 0)
+        check_int('num_hops', num_hops, 0)
         if isinstance(r, bool) or not isinstance(r, (int, float)) or \
                 not 0.0 <= float(r) <= 1.0:
             raise ValueError(f"'r' must lie in [0, 1] (got {r!r})")
@@ -488,7 +476,7 @@ class GAMLPConv(MessagePassing):
         time (only the current hop is held). ``any_width``: propagate a
         matrix of any width (e.g. labels), not only ``in_channels``."""
         num_hops = self.num_hops if num_hops is None else num_hops
-        _check_int('num_hops', num_hops, 0)
+        check_int('num_hops', num_hops, 0)
         yield from self._operator(edge_index, x, any_width).powers(
             _dense(x), num_hops)
 

@@ -4,7 +4,7 @@ block :class:`MAGNABlock` (diffusion, layer norm, feed-forward, two
 residual connections) the paper stacks."""
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -15,25 +15,12 @@ from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptTensor, Size
 
 from gat_zoo.nn.conv._base import AttentionConv
+from gat_zoo.nn.validation import check_int, check_probability
 from gat_zoo.ops import gat_edge_softmax, head_spmm, segment_softmax
 
 __all__ = ['MAGNAConv', 'MAGNABlock']
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or \
-            value < minimum:
-        raise ValueError(f"'{name}' must be an integer >= {minimum} (got "
-                         f"{value!r})")
-    return value
-
-
-def _check_probability(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"'{name}' must be a probability in [0, 1) (got "
-                         f"{value!r})")
-    return float(value)
 
 
 class MAGNAConv(AttentionConv):
@@ -193,10 +180,10 @@ class MAGNAConv(AttentionConv):
                 f"square attention matrix, so bipartite graphs are not "
                 f"supported")
         if in_channels != -1:
-            _check_int('in_channels', in_channels, 1)
-        _check_int('out_channels', out_channels, 1)
-        _check_int('heads', heads, 1)
-        _check_int('num_hops', num_hops, 1)
+            check_int('in_channels', in_channels, 1)
+        check_int('out_channels', out_channels, 1)
+        check_int('heads', heads, 1)
+        check_int('num_hops', num_hops, 1)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) \
                 or not 0.0 < float(alpha) <= 1.0:
             raise ValueError(f"'alpha' (the teleport probability) must lie "
@@ -208,7 +195,7 @@ class MAGNAConv(AttentionConv):
         self.alpha = float(alpha)
         self.num_hops = num_hops
         self.negative_slope = negative_slope
-        self.dropout = _check_probability('dropout', dropout)
+        self.dropout = check_probability('dropout', dropout)
         self.add_self_loops = add_self_loops
         self.fill_value = 'mean'  # no edge features: never read
         self.shared_attention_projection = shared_attention_projection
@@ -440,10 +427,10 @@ class MAGNABlock(torch.nn.Module):
                  ffn_ratio: int = 4,
                  shared_attention_projection: bool = False):
         super().__init__()
-        _check_int('in_channels', in_channels, 1)
-        _check_int('out_channels', out_channels, 1)
-        _check_int('heads', heads, 1)
-        _check_int('ffn_ratio', ffn_ratio, 1)
+        check_int('in_channels', in_channels, 1)
+        check_int('out_channels', out_channels, 1)
+        check_int('heads', heads, 1)
+        check_int('ffn_ratio', ffn_ratio, 1)
         if out_channels % heads:
             raise ValueError(f"'out_channels' ({out_channels}) must be "
                              f"divisible by 'heads' ({heads}): the heads "
@@ -451,8 +438,8 @@ class MAGNABlock(torch.nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.heads = heads
-        self.dropout = _check_probability('dropout', dropout)
-        self.ffn_dropout = _check_probability('ffn_dropout', ffn_dropout)
+        self.dropout = check_probability('dropout', dropout)
+        self.ffn_dropout = check_probability('ffn_dropout', ffn_dropout)
         self.norm = (torch.nn.LayerNorm(in_channels) if layer_norm else
                      None)
         self.conv = MAGNAConv(in_channels, out_channels // heads, heads=heads,

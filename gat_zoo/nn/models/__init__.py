@@ -1,5 +1,7 @@
 """Paper-configured networks; importing this package registers them."""
+from gat_zoo.nn.models.acm import ACMGCN
 from gat_zoo.nn.models.dagnn import DAGNN
+from gat_zoo.nn.models.fagcn import FAGCN
 from gat_zoo.nn.models.gamlp import GAMLP
 from gat_zoo.nn.models.gat import GAT, GCN
 from gat_zoo.nn.models.graphham import GraphHAM
@@ -13,7 +15,9 @@ from gat_zoo.nn.models.sigat import SiGAT
 from gat_zoo.nn.models.spagan import SPAGAN
 from gat_zoo.nn.models.supergat import SuperGAT
 from gat_zoo.nn.models.tdgnn import TDGNN
+from gat_zoo.nn.models.uag import UAG
 
-__all__ = ['DAGNN', 'GAMLP', 'GAT', 'GCN', 'GAEGAT', 'ConvE', 'ConvEDecoder',
-           'DistMult', 'GraphHAM', 'HAN', 'MAGNA', 'PaGNN', 'PPRGAT', 'RGAT',
-           'RGCN', 'RGHAT', 'SiGAT', 'SPAGAN', 'SuperGAT', 'TDGNN']
+__all__ = ['ACMGCN', 'DAGNN', 'FAGCN', 'GAMLP', 'GAT', 'GCN', 'GAEGAT',
+           'ConvE', 'ConvEDecoder', 'DistMult', 'GraphHAM', 'HAN', 'MAGNA',
+           'PaGNN', 'PPRGAT', 'RGAT', 'RGCN', 'RGHAT', 'SiGAT', 'SPAGAN',
+           'SuperGAT', 'TDGNN', 'UAG']

@@ -10,12 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.typing import Adj
 
-from gat_zoo.nn.conv.gamlp_conv import (
-    GAMLPConv,
-    HopAttention,
-    _check_int,
-    _check_probability,
-)
+from gat_zoo.nn.conv.gamlp_conv import GAMLPConv, HopAttention
+from gat_zoo.nn.validation import check_int, check_probability
 from gat_zoo.registry import register_model
 
 __all__ = ['GAMLP', 'InitialResidualMLP', 'rlu_distillation_loss']
@@ -76,10 +72,10 @@ class InitialResidualMLP(torch.nn.Module):
                  out_channels: int, num_layers: int = 4, alpha: float = 0.5,
                  dropout: float = 0.5, batch_norm: bool = True):
         super().__init__()
-        _check_int('num_layers', num_layers, 1)
+        check_int('num_layers', num_layers, 1)
         self.num_layers = num_layers
         self.alpha = float(alpha)
-        self.dropout = _check_probability('dropout', dropout)
+        self.dropout = check_probability('dropout', dropout)
         dims = ([in_channels] + [hidden_channels] * (num_layers - 1) +
                 [out_channels])
         self.layers = torch.nn.ModuleList(
@@ -114,7 +110,7 @@ class _FeedForward(torch.nn.Module):
                  out_channels: int, num_layers: int, dropout: float,
                  batch_norm: bool):
         super().__init__()
-        _check_int('num_layers', num_layers, 1)
+        check_int('num_layers', num_layers, 1)
         dims = ([in_channels] + [hidden_channels] * (num_layers - 1) +
                 [out_channels])
         self.lins = torch.nn.ModuleList(
@@ -260,17 +256,17 @@ class GAMLP(torch.nn.Module):
                  add_self_loops: bool = True, label_r: Optional[float] = None,
                  label_add_self_loops: Optional[bool] = None):
         super().__init__()
-        _check_int('hidden_channels', hidden_channels, 1)
+        check_int('hidden_channels', hidden_channels, 1)
         if attention == 'smoothing' and pre_process:
             raise ValueError("Smoothing attention compares raw hops with the "
                              "stationary features; it needs "
                              "pre_process=False")
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.dropout = _check_probability('dropout', dropout)
-        self.input_dropout = _check_probability('input_dropout',
+        self.dropout = check_probability('dropout', dropout)
+        self.input_dropout = check_probability('input_dropout',
                                                 input_dropout)
-        self.label_dropout = _check_probability('label_dropout',
+        self.label_dropout = check_probability('label_dropout',
                                                 label_dropout)
         width = hidden_channels if pre_process else in_channels
         self.conv = GAMLPConv(in_channels, num_hops=num_hops, r=r,
@@ -340,7 +336,7 @@ class GAMLP(torch.nn.Module):
         r""":math:`\hat{\mathbf{Y}}^{(K_y)} = \hat{\mathbf{T}}^{K_y}
         \hat{\mathbf{Y}}^{(0)}` (Eq. 8), with this model's
         :math:`\hat{\mathbf{T}}`."""
-        _check_int('num_hops', num_hops, 0)
+        check_int('num_hops', num_hops, 0)
         conv = self.conv
         if (self.label_r, self.label_add_self_loops) != (
                 conv.r, conv.add_self_loops):

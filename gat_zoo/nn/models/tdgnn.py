@@ -12,6 +12,7 @@ from torch_geometric.typing import Adj
 
 from gat_zoo.nn.conv.tdgnn_conv import TDGNNConv
 from gat_zoo.nn.functional import feature_dropout, is_sparse_features
+from gat_zoo.nn.validation import check_probability
 from gat_zoo.registry import register_model
 
 __all__ = ['TDGNN']
@@ -19,13 +20,6 @@ __all__ = ['TDGNN']
 _PAPER = 'Wang and Derr, CIKM 2021'
 _URL = 'https://arxiv.org/abs/2108.11022'
 
-
-def _check_probability(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"'{name}' must be a probability in [0, 1) (got "
-                         f"{value!r})")
-    return float(value)
 
 
 class TDGNN(torch.nn.Module):
@@ -99,8 +93,8 @@ class TDGNN(torch.nn.Module):
                                  f"{value!r})")
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.dropout = _check_probability('dropout', dropout)
-        self.hidden_dropout = _check_probability('hidden_dropout',
+        self.dropout = check_probability('dropout', dropout)
+        self.hidden_dropout = check_probability('hidden_dropout',
                                                  hidden_dropout)
         if group_weight_decay is not None:
             group_weight_decay = tuple(float(v) for v in group_weight_decay)
