@@ -7,14 +7,13 @@ import torch
 from reference import random_graph
 from reference.dense_acm import dense_acm, dense_filter
 from reference.gradients import assert_same_gradients
-from torch_geometric import EdgeIndex
-from torch_geometric.typing import WITH_TORCH_SPARSE, SparseTensor
 from torch_geometric.utils import to_undirected
 
 import gat_zoo
 from gat_zoo.nn.conv import ACMConv
 from gat_zoo.nn.models import ACMGCN
 from gat_zoo.ops import normalized_propagation, use_fused
+from tests.reference.layouts import adjacency_layouts
 
 F64 = torch.float64
 TOL = dict(atol=1e-10, rtol=0)
@@ -118,14 +117,6 @@ def test_filters_are_a_filterbank(normalization, r):
     assert torch.allclose(out, mixed, **TOL)
 
 
-def _layouts(edge_index, n):
-    yield 'edge_index', edge_index
-    yield 'EdgeIndex', EdgeIndex(edge_index, sparse_size=(n, n))
-    yield 'torch.sparse', torch.sparse_coo_tensor(
-        edge_index.flip(0), torch.ones(edge_index.size(1)), (n, n))
-    if WITH_TORCH_SPARSE:
-        yield 'SparseTensor', SparseTensor.from_edge_index(
-            edge_index.flip(0), sparse_sizes=(n, n))
 
 
 def test_adjacency_layouts_and_sparse_features_agree():
@@ -134,7 +125,7 @@ def test_adjacency_layouts_and_sparse_features_agree():
     layer = _layer()
     x = _features(n, 6)
     ref = layer(x, edge_index)
-    for name, adj in _layouts(edge_index, n):
+    for name, adj in adjacency_layouts(edge_index, n):
         out = layer(x, adj)
         assert torch.allclose(out, ref, **TOL), name
     layer32 = _layer().float()

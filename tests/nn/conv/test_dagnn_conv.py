@@ -6,14 +6,13 @@ import torch
 from reference import random_graph
 from reference.dense_dagnn import dense_dagnn, dense_gcn_operator
 from reference.gradients import assert_same_gradients
-from torch_geometric import EdgeIndex
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
-from torch_geometric.typing import WITH_TORCH_SPARSE, SparseTensor
 
 import gat_zoo
 from gat_zoo.nn.conv import DAGNNConv
 from gat_zoo.nn.models import DAGNN
 from gat_zoo.ops import normalized_propagation, use_fused
+from tests.reference.layouts import adjacency_layouts
 
 F64 = torch.float64
 TOL = dict(atol=1e-10, rtol=0)
@@ -119,14 +118,6 @@ def test_normalized_propagation_family(r, self_loops):
                           **TOL)
 
 
-def _layouts(edge_index, n):
-    yield 'edge_index', edge_index
-    yield 'EdgeIndex', EdgeIndex(edge_index, sparse_size=(n, n))
-    yield 'torch.sparse', torch.sparse_coo_tensor(
-        edge_index.flip(0), torch.ones(edge_index.size(1)), (n, n))
-    if WITH_TORCH_SPARSE:
-        yield 'SparseTensor', SparseTensor.from_edge_index(
-            edge_index.flip(0), sparse_sizes=(n, n))
 
 
 def test_adjacency_layouts_agree():
@@ -135,7 +126,7 @@ def test_adjacency_layouts_agree():
     layer = _layer(K=3)
     z = _features(n, 5)
     ref = layer(z, edge_index)
-    for name, adj in _layouts(edge_index, n):
+    for name, adj in adjacency_layouts(edge_index, n):
         out = layer(z, adj)
         assert torch.allclose(out, ref, **TOL), name
 

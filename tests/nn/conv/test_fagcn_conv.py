@@ -6,14 +6,13 @@ import torch
 from reference import random_graph
 from reference.dense_fagcn import dense_fagcn
 from reference.gradients import assert_same_gradients
-from torch_geometric import EdgeIndex
 from torch_geometric.nn import FAConv
-from torch_geometric.typing import WITH_TORCH_SPARSE, SparseTensor
 
 import gat_zoo
 from gat_zoo.nn.conv import FAGCNConv
 from gat_zoo.nn.models import FAGCN
 from gat_zoo.ops import use_fused
+from tests.reference.layouts import adjacency_layouts
 
 F64 = torch.float64
 TOL = dict(atol=1e-10, rtol=0)
@@ -162,14 +161,6 @@ def test_default_initialisation_is_the_official_one():
     assert abs(layer.att_bias.item()) <= 1 / 10
 
 
-def _layouts(edge_index, n):
-    yield 'edge_index', edge_index
-    yield 'EdgeIndex', EdgeIndex(edge_index, sparse_size=(n, n))
-    yield 'torch.sparse', torch.sparse_coo_tensor(
-        edge_index.flip(0), torch.ones(edge_index.size(1)), (n, n))
-    if WITH_TORCH_SPARSE:
-        yield 'SparseTensor', SparseTensor.from_edge_index(
-            edge_index.flip(0), sparse_sizes=(n, n))
 
 
 @pytest.mark.parametrize('add_self_loops', [False, True])
@@ -179,7 +170,7 @@ def test_adjacency_layouts_agree(add_self_loops):
     layer = _layer(eps=0.3, add_self_loops=add_self_loops)
     x, x0 = _features(n, 5), _features(n, 5, seed=5)
     ref, G = _oracle(layer, x, x0, edge_index)
-    for name, adj in _layouts(edge_index, n):
+    for name, adj in adjacency_layouts(edge_index, n):
         out, att = layer(x, x0, adj, return_attention_weights=True)
         assert torch.allclose(out, ref, **TOL), name
         if name == 'SparseTensor':

@@ -8,13 +8,12 @@ from reference import random_graph
 from reference.dense_gat import edge_attention
 from reference.dense_uag import dense_uag
 from reference.gradients import assert_same_gradients
-from torch_geometric import EdgeIndex
 from torch_geometric.nn import GATConv as PyGGATConv
-from torch_geometric.typing import WITH_TORCH_SPARSE, SparseTensor
 
 import gat_zoo
 from gat_zoo.nn.conv import UAGConv
 from gat_zoo.nn.models import UAG
+from tests.reference.layouts import adjacency_layouts
 
 F64 = torch.float64
 TOL = dict(atol=1e-10, rtol=0)
@@ -128,13 +127,6 @@ def test_gate_suppresses_uncertain_neighbour():
     assert (att['gate'][[0, 1, 2, 4, 5]] > 0.999).all()
 
 
-def _layouts(edge_index, n):
-    yield 'EdgeIndex', EdgeIndex(edge_index, sparse_size=(n, n))
-    yield 'torch.sparse', torch.sparse_coo_tensor(
-        edge_index.flip(0), torch.ones(edge_index.size(1)), (n, n))
-    if WITH_TORCH_SPARSE:
-        yield 'SparseTensor', SparseTensor.from_edge_index(
-            edge_index.flip(0), sparse_sizes=(n, n))
 
 
 def test_adjacency_layouts_agree():
@@ -143,7 +135,7 @@ def test_adjacency_layouts_agree():
     layer = _layer(mc_dropout=0.5)
     x = _features(n, 6)
     ref, ref_var = layer(x, edge_index, return_variance=True)
-    for name, adj in _layouts(edge_index, n):
+    for name, adj in adjacency_layouts(edge_index, n):
         out, var = layer(x, adj, return_variance=True)
         assert torch.allclose(out, ref, **TOL), name
         assert torch.allclose(var, ref_var, **TOL), name
