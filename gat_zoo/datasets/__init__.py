@@ -17,6 +17,7 @@ Example:
 
 from ._errors import DatasetNotFoundError
 from ._root import cache_dir, resolve_data_root
+from .amgcn import AMGCN_DATASETS, load_amgcn
 from .csbm import csbm
 from .dictionary_lookup import (
     DictionaryLookup,
@@ -27,6 +28,7 @@ from .dictionary_lookup import (
     dictionary_lookup_graph,
     train_dictionary_lookup,
 )
+from .dynamic import DynamicGraph, load_dynamic
 from .entities import load_entities
 from .hetero import HETERO_DATASETS, load_hetero
 from .kg import KG_DATASETS, load_kg
@@ -41,6 +43,10 @@ __all__ = [
     'HETERO_DATASETS',
     'load_kg',
     'KG_DATASETS',
+    'load_amgcn',
+    'AMGCN_DATASETS',
+    'load_dynamic',
+    'DynamicGraph',
     'dictionary_lookup',
     'dictionary_lookup_graph',
     'dictionary_lookup_batch',

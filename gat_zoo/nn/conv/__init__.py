@@ -1,6 +1,11 @@
 """Attention convolutions, one operator per file (``<name>_conv.py``)."""
 from gat_zoo.nn.conv.acm_conv import ACMConv
+from gat_zoo.nn.conv.amgcn_conv import AMGCNConv
 from gat_zoo.nn.conv.dagnn_conv import DAGNNConv
+from gat_zoo.nn.conv.dysat_conv import (
+    DySATStructuralConv,
+    TemporalSelfAttention,
+)
 from gat_zoo.nn.conv.fagcn_conv import FAGCNConv
 from gat_zoo.nn.conv.gamlp_conv import GAMLPConv, HopAttention
 from gat_zoo.nn.conv.gat_conv import GATConv
@@ -20,6 +25,7 @@ from gat_zoo.nn.conv.uag_conv import UAGConv
 
 __all__ = [
     'ACMConv',
+    'AMGCNConv',
     'GAMLPConv',
     'HopAttention',
     'DAGNNConv',
@@ -41,6 +47,8 @@ __all__ = [
     'SPAGANAttention',
     'SPAGANConv',
     'SuperGATConv',
+    'DySATStructuralConv',
+    'TemporalSelfAttention',
     'TDGNNConv',
     'UAGConv',
 ]

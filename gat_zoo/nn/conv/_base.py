@@ -37,6 +37,7 @@ from gat_zoo.ops import (
     fused_allowed,
     head_spmm,
     segment_aggregate,
+    segment_softmax,
 )
 
 _HOOK_DICTS = (
@@ -418,3 +419,24 @@ class RelationalInput:
                         f"[0, {self.num_relations}) (got range [{low}, "
                         f"{high}])")
         return edge_type.long()
+
+
+class HeadwiseAttentionConv(AttentionConv):
+    """An :class:`AttentionConv` with one coefficient per edge and head
+    (GAT's form): the coefficients are a softmax over each target's
+    incoming edges, dropped out in training, and scale the source's
+    ``[H, C]`` message. Subclasses compute the logits in ``edge_update``
+    and pass them to :meth:`attention_softmax`; they need ``heads``,
+    ``dropout``, ``in_channels`` and ``out_channels`` attributes."""
+
+    def attention_softmax(self, logits: Tensor, index: Tensor,
+                          ptr: OptTensor, dim_size: Optional[int]) -> Tensor:
+        alpha = segment_softmax(logits, index, ptr, dim_size)
+        return F.dropout(alpha, p=self.dropout, training=self.training)
+
+    def message(self, x_j: Tensor, alpha: Tensor) -> Tensor:
+        return alpha.unsqueeze(-1) * x_j
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}({self.in_channels}, '
+                f'{self.out_channels}, heads={self.heads})')

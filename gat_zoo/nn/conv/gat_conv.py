@@ -11,8 +11,8 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
 
-from gat_zoo.nn.conv._base import AttentionConv
-from gat_zoo.ops import gat_edge_softmax, segment_softmax
+from gat_zoo.nn.conv._base import HeadwiseAttentionConv
+from gat_zoo.ops import gat_edge_softmax
 
 
 def _fold(weight: Tensor, att: Tensor) -> Tensor:
@@ -24,7 +24,7 @@ def _fold(weight: Tensor, att: Tensor) -> Tensor:
     return folded.t()
 
 
-class GATConv(AttentionConv):
+class GATConv(HeadwiseAttentionConv):
     r"""The graph attentional operator from the `"Graph Attention Networks"
     <https://arxiv.org/abs/1710.10903>`_ paper.
 
@@ -319,12 +319,5 @@ class GATConv(AttentionConv):
         if score_edge is not None:
             logits = logits + score_edge
         logits = F.leaky_relu(logits, self.negative_slope)
-        alpha = segment_softmax(logits, index, ptr, dim_size)
-        return F.dropout(alpha, p=self.dropout, training=self.training)
+        return self.attention_softmax(logits, index, ptr, dim_size)
 
-    def message(self, x_j: Tensor, alpha: Tensor) -> Tensor:
-        return alpha.unsqueeze(-1) * x_j
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({self.in_channels}, '
-                f'{self.out_channels}, heads={self.heads})')

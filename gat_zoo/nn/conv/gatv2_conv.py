@@ -10,11 +10,11 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
 
-from gat_zoo.nn.conv._base import AttentionConv
+from gat_zoo.nn.conv._base import HeadwiseAttentionConv
 from gat_zoo.ops import gatv2_logits, segment_softmax
 
 
-class GATv2Conv(AttentionConv):
+class GATv2Conv(HeadwiseAttentionConv):
     r"""The GATv2 operator from the `"How Attentive are Graph Attention
     Networks?" <https://arxiv.org/abs/2105.14491>`_ paper, which fixes the
     static attention problem of :class:`~gat_zoo.nn.GATConv`: since the
@@ -280,12 +280,5 @@ class GATv2Conv(AttentionConv):
                 -1, self.heads, self.out_channels)
         hidden = F.leaky_relu(hidden, self.negative_slope)
         logits = (hidden * self.att).sum(dim=-1)
-        alpha = segment_softmax(logits, index, ptr, dim_size)
-        return F.dropout(alpha, p=self.dropout, training=self.training)
+        return self.attention_softmax(logits, index, ptr, dim_size)
 
-    def message(self, x_j: Tensor, alpha: Tensor) -> Tensor:
-        return alpha.unsqueeze(-1) * x_j
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({self.in_channels}, '
-                f'{self.out_channels}, heads={self.heads})')

@@ -14,16 +14,16 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptTensor, Size
 
-from gat_zoo.nn.conv._base import AttentionConv
+from gat_zoo.nn.conv._base import HeadwiseAttentionConv
 from gat_zoo.nn.validation import check_int, check_probability
-from gat_zoo.ops import gat_edge_softmax, head_spmm, segment_softmax
+from gat_zoo.ops import gat_edge_softmax, head_spmm
 
 __all__ = ['MAGNAConv', 'MAGNABlock']
 
 
 
 
-class MAGNAConv(AttentionConv):
+class MAGNAConv(HeadwiseAttentionConv):
     r"""The multi-head attention diffusion layer of `"Multi-hop Attention
     Graph Neural Network" <https://arxiv.org/abs/2009.14332>`_ (Wang, Ying,
     Huang, Leskovec, IJCAI 2021), MAGNA.
@@ -339,11 +339,7 @@ class MAGNAConv(AttentionConv):
     def edge_update(self, score_j: Tensor, score_i: Tensor, index: Tensor,
                     ptr: OptTensor, dim_size: Optional[int]) -> Tensor:
         logits = F.leaky_relu(score_j + score_i, self.negative_slope)
-        alpha = segment_softmax(logits, index, ptr, dim_size)
-        return F.dropout(alpha, p=self.dropout, training=self.training)
-
-    def message(self, x_j: Tensor, alpha: Tensor) -> Tensor:
-        return alpha.unsqueeze(-1) * x_j
+        return self.attention_softmax(logits, index, ptr, dim_size)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({self.in_channels}, '

@@ -15,9 +15,11 @@ from torch_geometric.utils import (
     to_edge_index,
 )
 
-from gat_zoo.nn.conv._base import AttentionConv, _is_sparse_tensor
+from gat_zoo.nn.conv._base import (
+    HeadwiseAttentionConv,
+    _is_sparse_tensor,
+)
 from gat_zoo.nn.validation import validation_enabled
-from gat_zoo.ops import segment_softmax
 
 _ACTIVATIONS = ('tanh', 'none')
 
@@ -36,7 +38,7 @@ def _plain_edge_index(adj: Any) -> Tensor:
     return adj.as_subclass(Tensor) if type(adj) is not Tensor else adj
 
 
-class PaGNNConv(AttentionConv):
+class PaGNNConv(HeadwiseAttentionConv):
     r"""The attentive broadcast / aggregation step of the Path-aware Graph
     Neural Network (PaGNN) from the `"Inductive Link Prediction with
     Interactive Structure Learning on Attributed Graph"
@@ -256,12 +258,5 @@ class PaGNNConv(AttentionConv):
     def edge_update(self, score_j: Tensor, score_i: Tensor, index: Tensor,
                     ptr: OptTensor, dim_size: Optional[int]) -> Tensor:
         logits = F.leaky_relu(score_j + score_i, self.negative_slope)
-        alpha = segment_softmax(logits, index, ptr, dim_size)
-        return F.dropout(alpha, p=self.dropout, training=self.training)
+        return self.attention_softmax(logits, index, ptr, dim_size)
 
-    def message(self, x_j: Tensor, alpha: Tensor) -> Tensor:
-        return alpha.unsqueeze(-1) * x_j
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({self.in_channels}, '
-                f'{self.out_channels}, heads={self.heads})')

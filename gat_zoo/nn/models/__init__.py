@@ -1,6 +1,8 @@
 """Paper-configured networks; importing this package registers them."""
 from gat_zoo.nn.models.acm import ACMGCN
+from gat_zoo.nn.models.amgcn import AMGCN
 from gat_zoo.nn.models.dagnn import DAGNN
+from gat_zoo.nn.models.dysat import DySAT
 from gat_zoo.nn.models.fagcn import FAGCN
 from gat_zoo.nn.models.gamlp import GAMLP
 from gat_zoo.nn.models.gat import GAT, GCN
@@ -17,7 +19,7 @@ from gat_zoo.nn.models.supergat import SuperGAT
 from gat_zoo.nn.models.tdgnn import TDGNN
 from gat_zoo.nn.models.uag import UAG
 
-__all__ = ['ACMGCN', 'DAGNN', 'FAGCN', 'GAMLP', 'GAT', 'GCN', 'GAEGAT',
+__all__ = ['ACMGCN', 'AMGCN', 'DAGNN', 'FAGCN', 'GAMLP', 'GAT', 'GCN', 'GAEGAT',
            'ConvE', 'ConvEDecoder', 'DistMult', 'GraphHAM', 'HAN', 'MAGNA',
            'PaGNN', 'PPRGAT', 'RGAT', 'RGCN', 'RGHAT', 'SiGAT', 'SPAGAN',
-           'SuperGAT', 'TDGNN', 'UAG']
+           'SuperGAT', 'TDGNN', 'UAG', 'DySAT']

@@ -1,0 +1,390 @@
+r"""Single-step link prediction on graph snapshots, DySAT's protocol
+(Sankar et al., WSDM 2020, Sec. 5; official code aravindsankar28/DySAT).
+
+For every time step :math:`t = 0, \dots, T-2` a fresh model is trained on
+snapshots :math:`0..t` and its embeddings at :math:`t` predict the links of
+snapshot :math:`t+1`:
+
+* Nodes: the :math:`N_{t+1}` nodes of snapshot :math:`t+1`, one-hot
+  (featureless); nodes not yet present earlier are isolated there.
+* Objective (Eq. 5), as the official code computes it: per snapshot
+  :math:`s \le t`, the mean logistic loss of random-walk context pairs
+  (10 walks of length ``walk_len`` per node, steps weighted by interaction
+  counts, window 10; each epoch every node draws ``pairs_per_node`` = 10
+  of its contexts) plus ``neg_weight`` times the mean loss of every
+  centre against one shared set of ``neg_samples`` = 10 noise nodes drawn
+  from the degree\ :sup:`0.75` distribution, summed over snapshots; plus
+  ``weight_decay`` times the structural layer's L2 norm. Minibatches of
+  ``batch_size`` = 512 centre nodes, Adam, gradient norm clipped at 1.
+  As the official training, a copy of snapshot :math:`t` is appended
+  (``repeat_last``) and the embeddings are read at :math:`t`.
+* Evaluation data (the official ``create_data_splits``): the distinct
+  non-loop links of snapshot :math:`t+1` between nodes already present at
+  :math:`t`, shuffled into 20 % train / 20 % validation / 60 % test, each
+  with as many negative pairs (random node pairs of snapshot :math:`t`,
+  not linked at :math:`t+1`). A logistic regression on the Hadamard
+  product :math:`\mathbf{e}_u \odot \mathbf{e}_v` is fitted on the train
+  pairs; the epoch with the best validation AUC is kept.
+* Metrics: **micro-AUC** pools the test pairs of all time steps into one
+  AUC, **macro-AUC** averages the per-step AUCs (the paper's definitions).
+
+One CSV row per (dataset, seed) with both metrics; ``--resume`` skips rows
+already in the results file. Command line::
+
+    python -m gat_zoo.bench.dynamic --dataset Enron --runs 10 --threads 1 \
+        --results-file benchmarks/results/dysat.csv --resume
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+FIELDS = ['model', 'dataset', 'seed', 'micro_auc', 'macro_auc', 'steps',
+          'epochs', 'seconds', 'step_aucs', 'config']
+
+
+# ---------------------------------------------------------------------------
+# Sampling.
+# ---------------------------------------------------------------------------
+def random_walks(edge_index: Tensor, edge_weight: Tensor, num_nodes: int,
+                 num_walks: int, walk_len: int,
+                 gen: torch.Generator) -> Tensor:
+    """``[num_nodes * num_walks, walk_len]`` weighted random walks; a walk
+    at a node without neighbours stays there."""
+    src, dst = edge_index
+    order = (src * num_nodes + dst).argsort()
+    src, dst, w = src[order], dst[order], edge_weight[order].double()
+    cum = torch.cumsum(w, 0)
+    start = torch.zeros(num_nodes, dtype=torch.double)
+    total = torch.zeros(num_nodes, dtype=torch.double).index_add_(0, src, w)
+    ptr = torch.zeros(num_nodes + 1, dtype=torch.long)
+    ptr[1:] = torch.cumsum(torch.bincount(src, minlength=num_nodes), 0)
+    has = ptr[1:] > ptr[:-1]
+    start[has] = cum[ptr[:-1][has]] - w[ptr[:-1][has]]
+    cur = torch.arange(num_nodes).repeat(num_walks)
+    walk = [cur]
+    for _ in range(walk_len - 1):
+        r = torch.rand(cur.numel(), generator=gen, dtype=torch.double)
+        target = start[cur] + r * total[cur]
+        pos = torch.searchsorted(cum, target, right=True).clamp(
+            max=max(dst.numel() - 1, 0))
+        nxt = dst[pos] if dst.numel() else cur
+        cur = torch.where(has[cur], nxt, cur)
+        walk.append(cur)
+    return torch.stack(walk, dim=1)
+
+
+def context_pairs(walks: Tensor, per_node: int, window: int,
+                  gen: torch.Generator, num_nodes: Optional[int] = None
+                  ) -> Tensor:
+    """``[2, P]`` (centre, context) pairs: for every node that occurs in
+    ``walks``, ``per_node`` draws of a node co-occurring with it within
+    ``window`` steps of one walk (the official minibatch gives each node
+    up to ``neg_sample_size`` = 10 of its walk contexts per epoch). A draw
+    picks one occurrence of the node and one other position in its window;
+    draws that land on the node itself are dropped, so a node whose walks
+    never leave it (no edges) has no pairs."""
+    W, L = walks.shape
+    flat = walks.reshape(-1)
+    n = int(flat.max()) + 1 if num_nodes is None else num_nodes
+    order = flat.argsort(stable=True)
+    count = torch.bincount(flat, minlength=n)
+    ptr = torch.zeros(n + 1, dtype=torch.long)
+    ptr[1:] = torch.cumsum(count, 0)
+    centre = torch.arange(n).repeat_interleave(
+        torch.where(count > 0, per_node, 0))
+    if centre.numel() == 0 or L < 2:
+        return torch.empty(2, 0, dtype=torch.long)
+    pick = ptr[centre] + (torch.rand(centre.numel(), generator=gen)
+                          * count[centre]).long()
+    occ = order[pick]
+    row, i = occ // L, occ % L
+    lo = (i - window).clamp(min=0)
+    hi = (i + window).clamp(max=L - 1)
+    j = lo + (torch.rand(centre.numel(), generator=gen)
+              * (hi - lo)).long()
+    j = j + (j >= i).long()  # skip the centre's own position
+    pairs = torch.stack([centre, walks[row, j]])
+    return pairs[:, pairs[0] != pairs[1]]
+
+
+def eval_split(edges_next: Tensor, n_prev: int, gen: np.random.Generator
+               ) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+    """Train/val/test positive and negative pairs for snapshot ``t + 1``:
+    20/20/60 % of its distinct non-loop links between nodes present at
+    ``t``, each part with as many unlinked random pairs."""
+    u, v = edges_next
+    keep = (u < v) & (v < n_prev)
+    pos = torch.stack([u[keep], v[keep]], 1).numpy()
+    pos = pos[gen.permutation(len(pos))]
+    n_val, n_test = int(0.2 * len(pos)), int(0.6 * len(pos))
+    parts = {'val': pos[:n_val], 'test': pos[n_val:n_val + n_test],
+             'train': pos[n_val + n_test:]}
+    linked = set(map(tuple, torch.stack([u, v], 1).tolist()))
+    # Rejection sampling below needs enough unlinked pairs to draw from.
+    free = n_prev * (n_prev - 1) // 2 - len({(min(a, b), max(a, b))
+                                            for a, b in linked if a != b
+                                            and max(a, b) < n_prev})
+    if free < len(pos):
+        raise ValueError(f"snapshot has {len(pos)} links among {n_prev} "
+                         f"nodes but only {free} unlinked pairs to serve "
+                         "as negatives")
+    taken = set()
+    out = {}
+    for name in ('train', 'val', 'test'):
+        neg = []
+        while len(neg) < len(parts[name]):
+            a, b = (int(k) for k in gen.integers(0, n_prev, 2))
+            key = (min(a, b), max(a, b))
+            if a == b or (a, b) in linked or (b, a) in linked or \
+                    key in taken:
+                continue
+            taken.add(key)
+            neg.append([a, b])
+        out[name] = (parts[name], np.array(neg, dtype=np.int64).reshape(
+            -1, 2))
+    return out
+
+
+def _features(emb: np.ndarray, pos: np.ndarray, neg: np.ndarray):
+    pairs = np.concatenate([pos, neg])
+    x = emb[pairs[:, 0]] * emb[pairs[:, 1]]
+    y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
+    return x, y
+
+
+def link_auc(emb: np.ndarray, split) -> Tuple[float, float, np.ndarray,
+                                              np.ndarray]:
+    """``(val AUC, test AUC, test scores, test labels)`` of a logistic
+    regression on Hadamard features fitted on the train pairs."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    x_tr, y_tr = _features(emb, *split['train'])
+    x_va, y_va = _features(emb, *split['val'])
+    x_te, y_te = _features(emb, *split['test'])
+    clf = LogisticRegression(max_iter=1000).fit(x_tr, y_tr)
+    p_va = clf.predict_proba(x_va)[:, 1]
+    p_te = clf.predict_proba(x_te)[:, 1]
+    return (roc_auc_score(y_va, p_va), roc_auc_score(y_te, p_te), p_te,
+            y_te)
+
+
+# ---------------------------------------------------------------------------
+# One time step.
+# ---------------------------------------------------------------------------
+def structural_l2(model: torch.nn.Module) -> Tensor:
+    """:math:`\tfrac12\sum\lVert w\rVert^2` over the structural layer's
+    weights (biases excluded): the official code's only regulariser (its
+    ``struct_attn`` variables); the temporal layer is not decayed."""
+    return sum(0.5 * p.pow(2).sum()
+               for name, p in model.structural.named_parameters()
+               if not name.endswith('bias'))
+
+
+def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
+             eval_every: int) -> Tuple[float, np.ndarray, np.ndarray]:
+    """Train on snapshots ``0..t``, evaluate on ``t + 1``; returns the
+    best-validation epoch's ``(test AUC, test scores, test labels)``."""
+    from gat_zoo import create_model
+    from gat_zoo.nn.functional import sparse_features
+    torch.manual_seed(seed * 1000 + t)
+    gen = torch.Generator().manual_seed(seed * 1000 + t)
+    split = eval_split(graph.edge_index[t + 1], graph.num_nodes[t],
+                       np.random.default_rng(seed * 1000 + t))
+    N = graph.num_nodes[t + 1]
+    T = t + 1
+    snaps = list(graph.edge_index[:T])
+    weights = list(graph.edge_weight[:T])
+    if cfg.get('repeat_last', False):
+        # The official training appends a copy of snapshot t (over the
+        # node set of t + 1) and reads the embeddings at t: causal
+        # attention keeps them independent of the copy, but its context
+        # loss is one more training signal on snapshot t's structure.
+        snaps.append(snaps[-1])
+        weights.append(weights[-1])
+        T += 1
+    read = t  # the embedding slot of snapshot t
+    walks, noise = [], []
+    for s in range(T):
+        walks.append(random_walks(snaps[s], weights[s], N, cfg['num_walks'],
+                                  cfg['walk_len'], gen))
+        # Unigram^0.75 over node degrees (neighbour counts), as the
+        # official fixed_unigram_candidate_sampler.
+        deg = torch.bincount(snaps[s][0], minlength=N).double()
+        noise.append(deg.pow(0.75) if deg.sum() > 0 else torch.ones(N))
+    model = create_model('dysat', N, cfg['out_channels'],
+                         num_time_steps=T, **cfg['model'])
+    # Decay by an explicit structural L2 term (see structural_l2), not by
+    # the optimiser on every parameter.
+    opt = torch.optim.Adam(model.parameters(), lr=cfg['lr'])
+    x = sparse_features(torch.eye(N))  # one-hot ids as a sparse product
+    k = cfg['neg_samples']
+    best = (-1.0, 0.0, None, None)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        pairs = [context_pairs(walks[s], cfg['pairs_per_node'],
+                               cfg['window'], gen, N) for s in range(T)]
+        for batch in torch.randperm(N, generator=gen).split(
+                cfg['batch_size']):
+            in_batch = torch.zeros(N, dtype=torch.bool)
+            in_batch[batch] = True
+            opt.zero_grad()
+            emb = model(x, snaps, edge_weight=weights)
+            loss = cfg['weight_decay'] * structural_l2(model)
+            for s in range(T):
+                pos = pairs[s][:, in_batch[pairs[s][0]]]
+                if pos.size(1) == 0:
+                    continue
+                # One set of k noise nodes per snapshot and batch, scored
+                # against every positive centre (the official loss).
+                neg = torch.multinomial(noise[s], k, True, generator=gen)
+                e = emb[:, s]
+                centre = e[pos[0]]
+                ps = (centre * e[pos[1]]).sum(-1)
+                ns = centre @ e[neg].t()
+                loss = loss + F.softplus(-ps).mean() + \
+                    cfg['neg_weight'] * F.softplus(ns).mean()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(),
+                                           cfg['max_gradient_norm'])
+            opt.step()
+        if epoch % eval_every == 0 or epoch == epochs:
+            model.eval()
+            with torch.no_grad():
+                e_t = model(x, snaps, edge_weight=weights)[:, read].numpy()
+            val, test, p, y = link_auc(e_t, split)
+            if val > best[0]:
+                best = (val, test, p, y)
+    return best[1], best[2], best[3]
+
+
+def run_seed(graph, seed: int, cfg: dict, epochs: int, eval_every: int,
+             steps: Optional[Sequence[int]] = None) -> Dict[str, float]:
+    from sklearn.metrics import roc_auc_score
+    steps = list(range(graph.num_snapshots - 1)) if steps is None else \
+        list(steps)
+    aucs, scores, labels = [], [], []
+    for t in steps:
+        auc, p, y = run_step(graph, t, seed, cfg, epochs, eval_every)
+        aucs.append(auc)
+        scores.append(p)
+        labels.append(y)
+        print(f'  {graph.name} seed {seed} step {t}: test AUC {auc:.4f}',
+              flush=True)
+    micro = roc_auc_score(np.concatenate(labels), np.concatenate(scores))
+    return {'micro_auc': 100 * micro, 'macro_auc': 100 * float(
+        np.mean(aucs)), 'steps': len(steps), 'step_aucs': aucs}
+
+
+def default_config() -> dict:
+    from gat_zoo import paper_config
+    pc = paper_config('dysat', 'Enron')
+    tr = pc['train']
+    return {'model': pc['model'], 'out_channels': tr['out_channels'],
+            'lr': tr['lr'], 'weight_decay': tr['weight_decay'],
+            'neg_samples': tr['neg_samples'], 'neg_weight': 1.0,
+            'walk_len': tr['walk_len'], 'num_walks': 10, 'window': 10,
+            'pairs_per_node': tr['neg_samples'],
+            'batch_size': tr['batch_size'],
+            'repeat_last': tr.get('repeat_last', False),
+            'max_gradient_norm': tr['max_gradient_norm']}
+
+
+def _done(path: Path) -> set:
+    if not path.exists():
+        return set()
+    with open(path, newline='') as f:
+        return {(r['dataset'], int(r['seed'])) for r in csv.DictReader(f)}
+
+
+def write_table(csv_path: Path) -> str:
+    """The ``.txt`` summary next to the CSV: mean ± std per dataset, beside
+    the paper's numbers."""
+    from gat_zoo import paper_result
+    with open(csv_path, newline='') as f:
+        rows = list(csv.DictReader(f))
+    lines = ['DySAT single-step link prediction (ours: mean ± std over '
+             'seeds; paper: Table 3, UNVERIFIED)',
+             f"{'dataset':<8} {'runs':>4} {'micro-AUC':>14} {'macro-AUC':>14}"
+             f" {'paper micro':>12} {'paper macro':>12}"]
+    for ds in sorted({r['dataset'] for r in rows}):
+        sub = [r for r in rows if r['dataset'] == ds]
+        mi = [float(r['micro_auc']) for r in sub]
+        ma = [float(r['macro_auc']) for r in sub]
+
+        def fmt(v):
+            sd = statistics.stdev(v) if len(v) > 1 else 0.0
+            return f'{statistics.mean(v):.2f} ± {sd:.2f}'
+        ref = paper_result('dysat', ds) or {}
+        lines.append(f"{ds:<8} {len(sub):>4} {fmt(mi):>14} {fmt(ma):>14} "
+                     f"{ref.get('mean', float('nan')):>12.2f} "
+                     f"{ref.get('macro_auc', float('nan')):>12.2f}")
+    text = '\n'.join(lines) + '\n'
+    csv_path.with_suffix('.txt').write_text(text)
+    return text
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog='python -m gat_zoo.bench.dynamic',
+                                description=__doc__.split('\n')[0])
+    p.add_argument('--dataset', default='Enron,UCI')
+    p.add_argument('--runs', type=int, default=10)
+    p.add_argument('--epochs', type=int, default=200)
+    p.add_argument('--eval-every', type=int, default=1)
+    p.add_argument('--steps', default=None,
+                   help='comma-separated time steps t (default: all)')
+    p.add_argument('--threads', type=int, default=None)
+    p.add_argument('--root', default=None, help='data root')
+    p.add_argument('--results-file', default=None)
+    p.add_argument('--resume', action='store_true')
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from gat_zoo.datasets.dynamic import load_dynamic
+    out = Path(args.results_file) if args.results_file else None
+    done = _done(out) if (out is not None and args.resume) else set()
+    if out is not None and not (args.resume and out.exists()):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, 'w', newline='') as f:
+            csv.DictWriter(f, FIELDS).writeheader()
+    cfg = default_config()
+    steps = None if args.steps is None else [
+        int(s) for s in args.steps.split(',')]
+    for name in args.dataset.split(','):
+        graph = load_dynamic(name, args.root)
+        for seed in range(args.runs):
+            if (graph.name, seed) in done:
+                continue
+            t0 = time.time()
+            res = run_seed(graph, seed, cfg, args.epochs, args.eval_every,
+                           steps)
+            row = {'model': 'dysat', 'dataset': graph.name, 'seed': seed,
+                   'micro_auc': f"{res['micro_auc']:.4f}",
+                   'macro_auc': f"{res['macro_auc']:.4f}",
+                   'steps': res['steps'], 'epochs': args.epochs,
+                   'seconds': f'{time.time() - t0:.1f}',
+                   'step_aucs': ' '.join(f'{100 * a:.2f}'
+                                         for a in res['step_aucs']),
+                   'config': json.dumps(cfg, sort_keys=True)}
+            print(row, flush=True)
+            if out is not None:
+                with open(out, 'a', newline='') as f:
+                    csv.DictWriter(f, FIELDS).writerow(row)
+    if out is not None and out.exists():
+        print(write_table(out))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,362 @@
+"""DySATStructuralConv, TemporalSelfAttention and the DySAT network: the
+dense float64 oracles (values, attention, gradients), every adjacency
+layout, corner cases, bad input, the registered model and the snapshot
+loader / link-prediction protocol pieces."""
+import pytest
+import torch
+from reference import random_graph
+from reference.dense_dysat import (
+    dense_dysat_structural,
+    dense_temporal,
+    dense_weights,
+)
+from reference.gradients import assert_same_gradients
+
+from gat_zoo import create_model, paper_config
+from gat_zoo.nn.conv import DySATStructuralConv, TemporalSelfAttention
+from gat_zoo.nn.models import DySAT
+from tests.reference.layouts import adjacency_layouts
+
+F64 = torch.float64
+TOL = dict(atol=1e-10, rtol=0)
+
+
+def _conv(in_channels=5, out_channels=3, heads=2, seed=0, **kwargs):
+    torch.manual_seed(seed)
+    conv = DySATStructuralConv(in_channels, out_channels, heads=heads,
+                               **kwargs).double()
+    with torch.no_grad():  # spread the attention away from uniform
+        conv.att_src.mul_(4.0)
+        conv.att_dst.mul_(4.0)
+    return conv
+
+
+def _features(n, c, seed=1):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(n, c, generator=gen, dtype=F64)
+
+
+def _oracle(conv, x, edge_index, edge_weight=None):
+    return dense_dysat_structural(
+        x, edge_index, conv.lin.weight, conv.att_src, conv.att_dst,
+        edge_weight=edge_weight, add_self_loops=conv.add_self_loops,
+        normalize=conv.normalize, negative_slope=conv.negative_slope,
+        res_weight=None if conv.res is None else conv.res.weight,
+        act=conv.act)
+
+
+def _dense_alpha(index, alpha, n):
+    dense = torch.zeros(n, n, alpha.size(1), dtype=alpha.dtype)
+    dense[index[1], index[0]] = alpha
+    return dense
+
+
+@pytest.mark.parametrize('add_self_loops', [True, False])
+@pytest.mark.parametrize('normalize', [True, False])
+@pytest.mark.parametrize('residual', [False, True])
+def test_structural_matches_dense_oracle(add_self_loops, normalize,
+                                         residual):
+    n = 14
+    # Isolated nodes, doubled self-loops and a duplicated edge included.
+    edge_index = random_graph(n, n, 40, seed=3 + add_self_loops)
+    conv = _conv(add_self_loops=add_self_loops, normalize=normalize,
+                 residual=residual)
+    x = _features(n, 5).requires_grad_()
+    out, (index, alpha) = conv(x, edge_index, return_attention_weights=True)
+    ref, ref_alpha = _oracle(conv, x, edge_index)
+    assert out.shape == (n, 6)
+    assert torch.allclose(out, ref, **TOL)
+    # One attention per merged (source, target) pair, summing to one.
+    assert index.size(1) == len({tuple(p) for p in index.t().tolist()})
+    assert torch.allclose(_dense_alpha(index, alpha, n), ref_alpha, **TOL)
+    assert_same_gradients(conv, out, ref, [x])
+
+
+def test_link_weight_scales_the_logit():
+    """The paper's A_uv multiplies the logit inside the LeakyReLU: scaling
+    all weights changes the attention (GAT's would not see them at all),
+    and the oracle agrees for arbitrary weights."""
+    n = 10
+    edge_index = random_graph(n, n, 30, seed=7)
+    weight = torch.rand(edge_index.size(1), dtype=F64,
+                        generator=torch.Generator().manual_seed(2)) + 0.1
+    conv = _conv(normalize=False)
+    x = _features(n, 5).requires_grad_()
+    out, (_, a1) = conv(x, edge_index, weight, return_attention_weights=True)
+    ref, _ = _oracle(conv, x, edge_index, weight)
+    assert torch.allclose(out, ref, **TOL)
+    assert_same_gradients(conv, out, ref, [x])
+    _, (_, a2) = conv(x, edge_index, 5 * weight,
+                      return_attention_weights=True)
+    assert not torch.allclose(a1, a2)
+
+
+def test_duplicates_are_interaction_counts():
+    """Parallel edges merge into one edge of summed weight, as in the
+    official multigraph adjacency."""
+    edge_index = torch.tensor([[0, 0, 2], [1, 1, 1]])
+    conv = _conv(normalize=False, add_self_loops=False)
+    x = _features(3, 5)
+    out = conv(x, edge_index)
+    merged = conv(x, torch.tensor([[0, 2], [1, 1]]),
+                  torch.tensor([2., 1.], dtype=F64))
+    assert torch.allclose(out, merged, **TOL)
+
+
+def test_adjacency_layouts_agree():
+    n = 11
+    edge_index = random_graph(n, n, 30, seed=4)
+    conv = _conv()
+    x = _features(n, 5)
+    ref = conv(x, edge_index)
+    for name, adj in adjacency_layouts(edge_index, n):
+        out = conv(x, adj)
+        assert torch.allclose(out, ref, **TOL), name
+
+
+def test_no_edges_and_isolated_nodes():
+    conv = _conv()
+    x = _features(6, 5)
+    empty = torch.empty(2, 0, dtype=torch.long)
+    out = conv(x, empty)  # only the self-loops: h_v = ELU(W x_v)
+    h = (x @ conv.lin.weight.t())
+    assert torch.allclose(out, torch.nn.functional.elu(h), **TOL)
+    no_loops = _conv(add_self_loops=False)
+    assert torch.allclose(no_loops(x, empty), torch.zeros(6, 6, dtype=F64))
+
+
+def test_structural_bad_input():
+    conv = _conv()
+    x = _features(5, 5)
+    with pytest.raises(ValueError, match='features'):
+        conv(_features(5, 4), torch.tensor([[0], [1]]))
+    with pytest.raises(ValueError, match='out of range'):
+        conv(x, torch.tensor([[0], [7]]))
+    with pytest.raises(ValueError, match='edge_weight'):
+        conv(x, torch.tensor([[0], [1]]), torch.ones(3, dtype=F64))
+    with pytest.raises(TypeError):
+        conv([1, 2], torch.tensor([[0], [1]]))
+    with pytest.raises(ValueError):
+        DySATStructuralConv(0, 3)
+    assert 'heads=2' in repr(conv)
+
+
+def _temporal(channels=6, T=5, heads=2, seed=0, **kwargs):
+    torch.manual_seed(seed)
+    return TemporalSelfAttention(channels, T, heads=heads, **kwargs).double()
+
+
+@pytest.mark.parametrize('feedforward', [True, False])
+@pytest.mark.parametrize('residual', [False, True])
+@pytest.mark.parametrize('T', [1, 3, 5])
+def test_temporal_matches_dense_oracle(feedforward, residual, T):
+    layer = _temporal(feedforward=feedforward, residual=residual)
+    x = torch.randn(7, T, 6, dtype=F64,
+                    generator=torch.Generator().manual_seed(T)) * 2
+    x.requires_grad_()
+    out, att = layer(x, return_attention_weights=True)
+    ffn = layer.ffn
+    ref, beta = dense_temporal(
+        x, layer.position, layer.lin_q.weight, layer.lin_k.weight,
+        layer.lin_v.weight, layer.heads,
+        None if ffn is None else ffn.weight,
+        None if ffn is None else ffn.bias, residual=residual)
+    assert torch.allclose(out, ref, **TOL)
+    assert torch.allclose(att['temporal'], beta, **TOL)
+    # Causal: nothing attends to the future.
+    assert (att['temporal'].triu(1) == 0).all()
+    assert_same_gradients(layer, out, ref, [x])
+    # Without the weights the layer takes the fused kernel: same values.
+    plain = layer(x)
+    ref, _ = dense_temporal(
+        x, layer.position, layer.lin_q.weight, layer.lin_k.weight,
+        layer.lin_v.weight, layer.heads,
+        None if ffn is None else ffn.weight,
+        None if ffn is None else ffn.bias, residual=residual)
+    assert torch.allclose(plain, ref, **TOL)
+    assert_same_gradients(layer, plain, ref, [x])
+
+
+def test_temporal_is_causal():
+    """Changing the last snapshot changes no earlier output."""
+    layer = _temporal()
+    x = torch.randn(4, 5, 6, dtype=F64)
+    y = x.clone()
+    y[:, -1] += 3.0
+    assert torch.allclose(layer(x)[:, :-1], layer(y)[:, :-1], **TOL)
+    assert not torch.allclose(layer(x)[:, -1], layer(y)[:, -1])
+
+
+def test_temporal_bad_input():
+    layer = _temporal()
+    with pytest.raises(ValueError, match='time steps'):
+        layer(torch.randn(3, 6, 6, dtype=F64))
+    with pytest.raises(ValueError, match='shape'):
+        layer(torch.randn(3, 6, dtype=F64))
+    with pytest.raises(TypeError):
+        layer('x')
+    with pytest.raises(ValueError, match='divide'):
+        TemporalSelfAttention(6, 3, heads=4)
+    assert 'num_time_steps=5' in repr(layer)
+
+
+def _snapshots(n=9, T=3):
+    return [random_graph(n, n, 12 + 4 * t, seed=20 + t) for t in range(T)]
+
+
+def test_model_is_structural_then_temporal():
+    """The network equals the two oracles chained (eval mode)."""
+    n, T = 9, 3
+    torch.manual_seed(0)
+    model = DySAT(5, 2, num_time_steps=4, structural_heads=2,
+                  temporal_heads=2).double().eval()
+    x = _features(n, 5)
+    snaps = _snapshots(n, T)
+    emb, att = model(x, snaps, return_attention_weights=True)
+    conv, temp = model.structural, model.temporal
+    hs = torch.stack([_oracle(conv, x, g)[0] for g in snaps], dim=1)
+    ref, beta = dense_temporal(hs, temp.position, temp.lin_q.weight,
+                               temp.lin_k.weight, temp.lin_v.weight,
+                               temp.heads, temp.ffn.weight, temp.ffn.bias)
+    assert emb.shape == (n, T, 4)
+    assert torch.allclose(emb, ref, **TOL)
+    assert torch.allclose(att['temporal'], beta, **TOL)
+    assert len(att['structural']) == T
+    pairs = torch.tensor([[0, 3, 8], [1, 4, 8]])
+    logits = model(x, snaps, pairs)
+    last = ref[:, -1]
+    assert torch.allclose(logits, (last[pairs[0]] * last[pairs[1]]).sum(-1),
+                          **TOL)
+
+
+def test_model_trains_on_context_pairs():
+    n, T = 9, 3
+    torch.manual_seed(0)
+    model = create_model('dysat', n, 2, num_time_steps=T,
+                         **paper_config('dysat', 'Enron')['model'])
+    x = torch.eye(n)
+    snaps = _snapshots(n, T)
+    emb = model(x, snaps)
+    pos = torch.tensor([[0, 1, 2], [1, 2, 3]])
+    neg = torch.tensor([[0, 1, 2], [5, 6, 7]])
+    loss = sum(model.context_loss(emb[:, t], pos, neg) for t in range(T))
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert model.structural.lin.weight.grad is not None
+    with pytest.raises(ValueError, match='snapshots'):
+        model(x, snaps, edge_weight=[None])
+    with pytest.raises(ValueError, match='pairs'):
+        model(x, snaps, torch.tensor([[0], [n]]))
+
+
+def test_dense_weights_normalisation():
+    A, mask = dense_weights(torch.tensor([[0, 1], [1, 0]]), 3)
+    assert mask.sum() == 5
+    assert torch.allclose(A.sum(), torch.tensor(2.0 + 1.0, dtype=F64))
+
+
+# ---------------------------------------------------------------------------
+# Snapshot loader and the link-prediction protocol.
+# ---------------------------------------------------------------------------
+def _write_dynamic(root, name='Enron'):
+    folder = root / 'dynamic' / name
+    folder.mkdir(parents=True)
+    (folder / 'snapshot_nodes.csv').write_text(
+        'timestep,num_nodes\n0,4\n1,5\n2,6\n')
+    rows = ['src,dst,timestep,date',
+            '0,1,0,x', '0,1,0,x', '1,2,0,x', '3,3,0,x',
+            '0,4,1,x', '2,3,1,x', '1,4,1,x',
+            '0,5,2,x', '1,2,2,x', '3,4,2,x', '2,5,2,x']
+    (folder / 'edges.csv').write_text('\n'.join(rows) + '\n')
+
+
+def test_load_dynamic(tmp_path):
+    from gat_zoo.datasets import DatasetNotFoundError
+    from gat_zoo.datasets.dynamic import load_dynamic
+    _write_dynamic(tmp_path)
+    g = load_dynamic('enron', tmp_path)
+    assert g.name == 'Enron' and g.num_nodes == [4, 5, 6]
+    # Both directions, self-loop once, parallel edges as a count.
+    assert g.edge_index[0].tolist() == [[0, 1, 1, 2, 3], [1, 0, 2, 1, 3]]
+    assert g.edge_weight[0].tolist() == [2., 2., 1., 1., 1.]
+    assert g.pairs(0).size(1) == 3
+    with pytest.raises(DatasetNotFoundError):
+        load_dynamic('UCI', tmp_path)
+    with pytest.raises(ValueError, match='Unknown'):
+        load_dynamic('yelp', tmp_path)
+
+
+def test_protocol_pieces():
+    import numpy as np
+
+    from gat_zoo.bench.dynamic import context_pairs, eval_split, random_walks
+    edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    weight = torch.tensor([1., 1., 3., 3.])
+    gen = torch.Generator().manual_seed(0)
+    walks = random_walks(edge_index, weight, 4, 3, 6, gen)
+    assert walks.shape == (12, 6)
+    assert (walks[walks[:, 0] == 3] == 3).all()  # isolated node stays
+    steps = set(zip(walks[:, :-1].flatten().tolist(),
+                    walks[:, 1:].flatten().tolist()))
+    assert steps <= {(0, 1), (1, 0), (1, 2), (2, 1), (3, 3)}
+    pairs = context_pairs(walks, 50, 2, gen, 4)
+    assert (pairs[0] != pairs[1]).all()
+    # Every node with edges draws its own contexts (at most 50 each, fewer
+    # only where a draw hit the node itself); the isolated node has none.
+    per_node = torch.bincount(pairs[0], minlength=4)
+    assert per_node[3] == 0 and (per_node[:3] > 25).all()
+    assert (per_node <= 50).all()
+    # Contexts lie within the window: on the path 0-1-2, two steps reach
+    # every node, but the pairs only join nodes of one component.
+    assert set(pairs.flatten().tolist()) <= {0, 1, 2}
+    nxt = torch.tensor([[0, 1, 2, 3, 0, 5], [1, 2, 3, 4, 0, 0]])
+    nxt = torch.cat([nxt, nxt.flip(0)], 1)
+    split = eval_split(nxt, 5, np.random.default_rng(0))
+    pos = np.concatenate([split[k][0] for k in split])
+    neg = np.concatenate([split[k][1] for k in split])
+    # Links among the 5 old nodes only, no loops; negatives unlinked.
+    assert sorted(map(tuple, pos.tolist())) == [(0, 1), (1, 2), (2, 3),
+                                                (3, 4)]
+    linked = set(map(tuple, nxt.t().tolist()))
+    assert len(neg) == len(pos)
+    assert not any((a, b) in linked or a == b for a, b in neg.tolist())
+    # A complete snapshot leaves no negatives: an error, not an endless draw.
+    full = torch.tensor([[0, 0, 1], [1, 2, 2]])
+    with pytest.raises(ValueError, match='unlinked'):
+        eval_split(torch.cat([full, full.flip(0)], 1), 3,
+                   np.random.default_rng(0))
+
+
+def test_run_step_smoke(tmp_path):
+    from gat_zoo.bench.dynamic import default_config, run_seed
+    from gat_zoo.datasets.dynamic import DynamicGraph
+    gen = torch.Generator().manual_seed(0)
+    n, snaps = 30, []
+    for _ in range(3):
+        e = torch.randint(0, n, (2, 80), generator=gen)
+        e = torch.cat([e, e.flip(0)], 1)
+        snaps.append(e)
+    g = DynamicGraph('toy', [n] * 3, snaps,
+                     [torch.ones(e.size(1)) for e in snaps])
+    cfg = default_config()
+    cfg['model'] = dict(cfg['model'], structural_heads=2, temporal_heads=2)
+    res = run_seed(g, 0, cfg, epochs=3, eval_every=1, steps=[1])
+    assert res['steps'] == 1 and 0 <= res['micro_auc'] <= 100
+    assert len(res['step_aucs']) == 1
+    # Without the official copy of the last snapshot, the same protocol.
+    cfg['repeat_last'] = False
+    res = run_seed(g, 0, cfg, epochs=2, eval_every=2, steps=[0, 1])
+    assert res['steps'] == 2 and len(res['step_aucs']) == 2
+
+
+def test_structural_l2_covers_the_structural_weights_only():
+    from gat_zoo.bench.dynamic import structural_l2
+    model = create_model('dysat', 6, 2, num_time_steps=2,
+                                 structural_heads=2, temporal_heads=2)
+    expected = 0.5 * sum(p.pow(2).sum() for n, p in
+                         model.structural.named_parameters()
+                         if not n.endswith('bias'))
+    assert torch.allclose(structural_l2(model), expected)
+    structural_l2(model).backward()
+    assert all(p.grad is None for p in model.temporal.parameters())
+    assert model.structural.lin.weight.grad is not None
