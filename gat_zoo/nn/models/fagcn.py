@@ -12,7 +12,7 @@ from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
 from gat_zoo.nn.conv.fagcn_conv import FAGCNConv
 from gat_zoo.nn.functional import feature_dropout, is_sparse_features
-from gat_zoo.nn.validation import check_probability
+from gat_zoo.nn.validation import check_int, check_probability
 from gat_zoo.ops import cached_csr
 from gat_zoo.registry import register_model
 
@@ -81,14 +81,10 @@ class FAGCN(torch.nn.Module):
                  gate_bias: bool = True, add_self_loops: bool = False,
                  symmetrize: bool = False):
         super().__init__()
-        for name, value in (('in_channels', in_channels),
-                            ('out_channels', out_channels),
-                            ('hidden_channels', hidden_channels),
-                            ('num_layers', num_layers)):
-            if isinstance(value, bool) or not isinstance(value, int) or \
-                    value < 1:
-                raise ValueError(f"'{name}' must be an integer >= 1 (got "
-                                 f"{value!r})")
+        check_int('in_channels', in_channels, 1)
+        check_int('out_channels', out_channels, 1)
+        check_int('hidden_channels', hidden_channels, 1)
+        check_int('num_layers', num_layers, 1)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.dropout = check_probability('dropout', dropout)

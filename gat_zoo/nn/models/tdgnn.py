@@ -12,7 +12,7 @@ from torch_geometric.typing import Adj
 
 from gat_zoo.nn.conv.tdgnn_conv import TDGNNConv
 from gat_zoo.nn.functional import feature_dropout, is_sparse_features
-from gat_zoo.nn.validation import check_probability
+from gat_zoo.nn.validation import check_int, check_probability
 from gat_zoo.registry import register_model
 
 __all__ = ['TDGNN']
@@ -84,13 +84,9 @@ class TDGNN(torch.nn.Module):
                  include_self: bool = True,
                  reverse_dependency: bool = False):
         super().__init__()
-        for name, value in (('in_channels', in_channels),
-                            ('out_channels', out_channels),
-                            ('hidden_channels', hidden_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or \
-                    value < 1:
-                raise ValueError(f"'{name}' must be an integer >= 1 (got "
-                                 f"{value!r})")
+        check_int('in_channels', in_channels, 1)
+        check_int('out_channels', out_channels, 1)
+        check_int('hidden_channels', hidden_channels, 1)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.dropout = check_probability('dropout', dropout)
