@@ -9,6 +9,7 @@ no graph break) and can be switched off with ``GAT_ZOO_VALIDATE=0`` or
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, Optional, Tuple
 
@@ -18,8 +19,11 @@ from torch import Tensor
 __all__ = [
     'check_adjacency',
     'check_edge_attr',
+    'check_edge_type',
+    'check_finite',
     'check_int',
     'check_node_features',
+    'check_node_ids',
     'check_probability',
     'set_validation',
     'validation_enabled',
@@ -87,6 +91,37 @@ def check_node_features(x: Tensor, name: str = 'x',
     if num_nodes is not None and x.size(0) != num_nodes:
         raise ValueError(f"'{name}' has {x.size(0)} rows but the graph has "
                          f"{num_nodes} nodes on that side (from 'size')")
+    check_finite(x, name)
+
+
+def check_finite(x: Tensor, name: str = 'x') -> None:
+    """Raise :class:`ValueError` if ``x`` holds a NaN or an infinity.
+
+    A NaN fed to an attention layer would otherwise spread through the
+    softmax of every neighbourhood it reaches. The test is one sum over
+    ``x`` (a single read, nothing of ``x``'s size allocated; 3 ms for
+    ogbn-arxiv's features on one core): any NaN or infinity makes it
+    non-finite. Only then is :func:`torch.aminmax` asked, which tells
+    them apart from a sum that merely overflowed (finite values near the
+    dtype's maximum).
+    """
+    if x.is_sparse:
+        x = x._values()  # duplicates are summed later: check them all
+    elif x.layout != torch.strided:
+        x = x.values()  # compressed sparse layouts
+    if x.numel() == 0 or x.is_meta:
+        return
+    x = _plain(x)
+    if math.isfinite(x.sum(dtype=torch.float64 if x.dtype == torch.float64
+                           else torch.float32).item()):
+        return
+    low, high = torch.aminmax(x.reshape(-1))
+    ends = torch.stack([low, high]).tolist()
+    if not (math.isfinite(ends[0]) and math.isfinite(ends[1])):
+        kind = 'NaN' if any(map(math.isnan, ends)) else 'infinite'
+        raise ValueError(f"'{name}' contains {kind} values; gat_zoo layers "
+                         f"need finite inputs (find where they came from, "
+                         f"or mask them, before the layer)")
 
 
 def check_adjacency(edge_index: Tensor, num_src: Optional[int],
@@ -151,6 +186,55 @@ def check_edge_attr(edge_attr: Optional[Tensor], num_edges: int,
     if width != edge_dim:
         raise ValueError(f"'edge_attr' has {width} features per edge but "
                          f"the layer expects edge_dim={edge_dim}")
+
+
+def check_edge_type(edge_type: Optional[Tensor], num_edges: int,
+                    num_relations: int,
+                    device: Optional[torch.device] = None) -> Tensor:
+    """Relation ids ``[num_edges]`` in ``[0, num_relations)``, returned as
+    ``int64``; :obj:`None` means a single relation (all zeros)."""
+    if edge_type is None:
+        return torch.zeros(num_edges, dtype=torch.long, device=device)
+    if not isinstance(edge_type, Tensor):
+        raise TypeError(f"'edge_type' must be a torch.Tensor (got "
+                        f"{type(edge_type).__name__})")
+    edge_type = _plain(edge_type)
+    if validation_enabled():
+        if (edge_type.is_floating_point() or edge_type.is_complex()
+                or edge_type.dtype == torch.bool):
+            raise ValueError(f"'edge_type' must hold integers (got "
+                             f"{edge_type.dtype})")
+        if edge_type.dim() != 1 or edge_type.numel() != num_edges:
+            raise ValueError(f"'edge_type' must have shape [num_edges] = "
+                             f"[{num_edges}] (got {tuple(edge_type.shape)})")
+        if device is not None and edge_type.device != device:
+            raise ValueError(f"'edge_type' is on {edge_type.device} but the "
+                             f"graph is on {device}")
+        if num_edges:
+            low, high = torch.aminmax(edge_type)
+            low, high = int(low), int(high)
+            if low < 0 or high >= num_relations:
+                raise ValueError(
+                    f"'edge_type' must lie in [0, num_relations) = "
+                    f"[0, {num_relations}) (got range [{low}, {high}])")
+    return edge_type.long()
+
+
+def check_node_ids(x: Tensor, num_nodes: int, name: str = 'x') -> Tensor:
+    """Integer node ids ``[N]`` in ``[0, num_nodes)`` (featureless input:
+    one learned embedding per id); returns them as ``int64``."""
+    if (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool):
+        raise ValueError(f"Node ids '{name}' must hold integers (got "
+                         f"{x.dtype})")
+    if x.dim() != 1:
+        raise ValueError(f"Node ids '{name}' must be one-dimensional "
+                         f"[num_nodes] (got shape {tuple(x.shape)})")
+    if x.numel():
+        low, high = (int(v) for v in torch.aminmax(_plain(x)))
+        if low < 0 or high >= num_nodes:
+            raise ValueError(f"Node ids '{name}' must lie in [0, "
+                             f"{num_nodes}) (got range [{low}, {high}])")
+    return x.long()
 
 
 def node_counts(x_src: Tensor, x_dst: Optional[Tensor],

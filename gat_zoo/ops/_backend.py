@@ -95,14 +95,18 @@ def use_backend(name: Optional[str]) -> ContextManager[None]:
     return _forced.scoped(name, 'use_backend()')
 
 
-def resolve_backend(has_ptr: bool) -> str:
+def resolve_backend(has_ptr: bool,
+                    device: Optional[torch.device] = None) -> str:
     """The backend one call runs on.
 
     A forced backend always wins. Otherwise a caller that already holds a CSR
     pointer gets the segment path (no atomics, no index expansion), and the
     rest go to torch_scatter when it is installed, else to native torch.
     While :func:`torch.compile` traces, native torch (the only traceable
-    one).
+    one). On a GPU with :func:`torch.use_deterministic_algorithms` on, the
+    segment path too: the scatter kernels add with atomics, in an order that
+    changes from run to run, while a sorted segment is reduced in a fixed
+    order.
     """
     if _forced.value is not None:
         return _forced.value
@@ -111,5 +115,8 @@ def resolve_backend(has_ptr: bool) -> str:
         # implementations); torch's own scatter and index ops are.
         return 'torch'
     if has_ptr:
+        return 'csr'
+    if (device is not None and torch.device(device).type != 'cpu'
+            and torch.are_deterministic_algorithms_enabled()):
         return 'csr'
     return 'scatter' if WITH_TORCH_SCATTER else 'torch'

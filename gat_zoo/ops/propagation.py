@@ -28,6 +28,7 @@ backward is the product with the transpose.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Iterator, Optional
 
 import torch
@@ -70,7 +71,7 @@ class Propagation:
                              f"propagation operator has {self.num_nodes} "
                              f"nodes")
         shape = x.shape
-        flat = x.reshape(shape[0], 1, -1)
+        flat = x.reshape(shape[0], 1, math.prod(shape[1:]))
         dtype = flat.dtype
         if dtype not in SPMM_DTYPES:
             flat = flat.float()

@@ -133,7 +133,7 @@ class _Segments:
             index = ptr_to_index(ptr.long())
 
         self.num = int(num_segments)
-        self.backend = resolve_backend(ptr is not None)
+        self.backend = resolve_backend(ptr is not None, src.device)
         self.perm: Optional[Tensor] = None
         if self.backend == 'csr' and ptr is None:
             # A forced CSR path on unsorted input: sort once, run the

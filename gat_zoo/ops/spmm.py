@@ -55,7 +55,7 @@ def _spmm(matrix: ExpandedCSR, weight: Tensor, x: Tensor) -> Tensor:
     flat ``[E, H]`` weights) with node-major ``x`` viewed ``[N * H, C]``."""
     values = weight.reshape(-1).index_select(0, matrix.perm)
     sparse = csr_tensor(matrix.crow, matrix.col, values, matrix.shape)
-    return torch.mm(sparse, x.reshape(matrix.shape[1], -1))
+    return torch.mm(sparse, x.reshape(matrix.shape[1], x.size(-1)))
 
 
 def _sddmm(matrix: ExpandedCSR, left: Tensor, right: Tensor,
@@ -65,10 +65,10 @@ def _sddmm(matrix: ExpandedCSR, left: Tensor, right: Tensor,
     # The pattern's values must be zeros, not just any buffer: even with
     # beta=0, sampled_addmm propagates a NaN found there (torch 2.13).
     pattern = csr_tensor(matrix.crow, matrix.col,
-                   left.new_zeros(matrix.col.numel()), matrix.shape)
+                         left.new_zeros(matrix.col.numel()), matrix.shape)
     sampled = torch.sparse.sampled_addmm(
-        pattern, left.reshape(matrix.shape[0], -1),
-        right.reshape(matrix.shape[1], -1).t(), beta=0.0)
+        pattern, left.reshape(matrix.shape[0], left.size(-1)),
+        right.reshape(matrix.shape[1], right.size(-1)).t(), beta=0.0)
     out = left.new_empty(num_edges * heads)
     out.index_put_((matrix.perm, ), sampled.values())
     return out.view(num_edges, heads)
@@ -83,7 +83,7 @@ class _HeadSpMM(torch.autograd.Function):
         out = _spmm(graph.expanded(heads), weight, x)
         ctx.graph = graph
         ctx.save_for_backward(weight, x)
-        return out.view(graph.num_dst, heads, -1)
+        return out.view(graph.num_dst, heads, x.size(-1))
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):

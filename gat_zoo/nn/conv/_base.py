@@ -27,6 +27,7 @@ from torch_geometric.utils.sparse import set_sparse_value
 from gat_zoo.nn.validation import (
     check_adjacency,
     check_edge_attr,
+    check_edge_type,
     check_node_features,
     node_counts,
     validation_enabled,
@@ -87,6 +88,21 @@ def edge_index_of(adjacency: Any, num_nodes: int, device: torch.device
     if type(adjacency) is not Tensor:
         adjacency = adjacency.as_subclass(Tensor)
     return adjacency.long(), None
+
+
+def check_model_input(x: Any, edge_index: Any,
+                      in_channels: Optional[int] = None) -> None:
+    """The entry check of a network whose first step is not one of the
+    attention layers (an input projection, a precomputed propagation, a
+    symmetrised copy of the graph): ``x`` a finite ``[N, in_channels]``
+    floating-point matrix and ``edge_index`` a graph over its ``N`` nodes,
+    on its device, in any supported layout. Without it a bad input would
+    surface as a shape error deep inside a ``Linear`` or, worse, as a
+    silently wrong preprocessing of the graph."""
+    if not validation_enabled():
+        return
+    check_node_features(x, 'x', in_channels)
+    edge_index_of(edge_index, x.size(0), x.device)
 
 
 def weighted_edges_of(adjacency: Any, num_nodes: int, edge_weight: Any,
@@ -392,33 +408,8 @@ class RelationalInput:
 
     def _check_edge_type(self, edge_type: OptTensor, num_edges: int,
                          device: torch.device) -> Tensor:
-        if edge_type is None:
-            return torch.zeros(num_edges, dtype=torch.long, device=device)
-        if not isinstance(edge_type, Tensor):
-            raise TypeError(f"'edge_type' must be a torch.Tensor (got "
-                            f"{type(edge_type).__name__})")
-        if type(edge_type) is not Tensor:
-            edge_type = edge_type.as_subclass(Tensor)
-        if validation_enabled():
-            if (edge_type.is_floating_point() or edge_type.is_complex()
-                    or edge_type.dtype == torch.bool):
-                raise ValueError(f"'edge_type' must hold integers (got "
-                                 f"{edge_type.dtype})")
-            if edge_type.dim() != 1 or edge_type.numel() != num_edges:
-                raise ValueError(f"'edge_type' must have shape "
-                                 f"[num_edges] = [{num_edges}] (got "
-                                 f"{tuple(edge_type.shape)})")
-            if edge_type.device != device:
-                raise ValueError(f"'edge_type' is on {edge_type.device} but "
-                                 f"the graph is on {device}")
-            if num_edges:
-                low, high = int(edge_type.min()), int(edge_type.max())
-                if low < 0 or high >= self.num_relations:
-                    raise ValueError(
-                        f"'edge_type' must lie in [0, num_relations) = "
-                        f"[0, {self.num_relations}) (got range [{low}, "
-                        f"{high}])")
-        return edge_type.long()
+        return check_edge_type(edge_type, num_edges, self.num_relations,
+                               device)
 
 
 class HeadwiseAttentionConv(AttentionConv):

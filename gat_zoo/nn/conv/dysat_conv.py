@@ -19,6 +19,7 @@ from gat_zoo.nn.conv._base import (
     weighted_edges_of,
 )
 from gat_zoo.nn.validation import (
+    check_finite,
     check_int,
     check_node_features,
     check_probability,
@@ -303,6 +304,8 @@ class TemporalSelfAttention(torch.nn.Module):
         if not x.is_floating_point():
             raise ValueError(f"'x' must be a floating-point tensor (got "
                              f"{x.dtype})")
+        if validation_enabled():
+            check_finite(x, 'x')
         N, T, C = x.shape
         if T > self.num_time_steps:
             raise ValueError(f"'x' has {T} time steps but the layer has "

@@ -20,6 +20,7 @@ from torch_geometric.utils import is_torch_sparse_tensor, scatter
 from gat_zoo.nn.conv._base import _is_sparse_tensor
 from gat_zoo.nn.validation import (
     check_adjacency,
+    check_finite,
     check_int,
     check_node_features,
     check_probability,
@@ -275,6 +276,11 @@ class HopAttention(torch.nn.Module):
             raise ValueError(f"HopAttention expects {self.num_hops + 1} hop "
                              f"features (num_hops={self.num_hops}) of width "
                              f"{self.channels}, got {shape}")
+        if validation_enabled():
+            if not stacked.is_floating_point():
+                raise ValueError(f"HopAttention expects floating-point hop "
+                                 f"features (got {stacked.dtype})")
+            check_finite(stacked, 'hops')
         # Per hop: X^(l) . s_self and X^(l) . s_ref, [N, K+1] each.
         if self.attention == 'recursive':
             # The score is linear in the reference before the activation,
@@ -522,8 +528,8 @@ class GAMLPConv(MessagePassing):
 
     def hop_tensor(self, x: Tensor, edge_index: Adj) -> Tensor:
         """The hops stacked, ``[K+1, N, F]`` (cached as :meth:`hops`)."""
-        if isinstance(x, (tuple, list)):
-            self._check_inputs(x, edge_index)  # raises
+        if validation_enabled() or isinstance(x, (tuple, list)):
+            self._check_inputs(x, edge_index)
         if x.requires_grad or not self.cached:
             return torch.stack(self.propagate_hops(x, edge_index), dim=0)
         key = ('hops', self.num_hops, self.r, self.add_self_loops,

@@ -383,7 +383,7 @@ class HANConv(AttentionConv):
             adjacency = edge_index
         if self.act is not None:
             out = self.act(out)
-        out = (out.reshape(out.size(0), -1) if self.concat else
+        out = (out.flatten(1) if self.concat else
                out.mean(dim=1))
         return out, adjacency, alpha
 

@@ -15,7 +15,12 @@ from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptTensor, Size
 
 from gat_zoo.nn.conv._base import HeadwiseAttentionConv
-from gat_zoo.nn.validation import check_int, check_probability
+from gat_zoo.nn.validation import (
+    check_int,
+    check_node_features,
+    check_probability,
+    validation_enabled,
+)
 from gat_zoo.ops import gat_edge_softmax, head_spmm
 
 __all__ = ['MAGNAConv', 'MAGNABlock']
@@ -476,6 +481,8 @@ class MAGNABlock(torch.nn.Module):
                 return_attention_weights: Optional[bool] = None):
         """The block's output ``[N, d]`` (and the one-hop attention of its
         diffusion layer with :obj:`return_attention_weights`)."""
+        if validation_enabled():
+            check_node_features(x, 'x', self.in_channels)
         h = self.norm(x) if self.norm is not None else x
         h = F.dropout(h, p=self.dropout, training=self.training)
         att = None

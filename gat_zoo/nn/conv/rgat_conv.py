@@ -14,7 +14,11 @@ from gat_zoo.nn.conv._base import (
     RelationalInput,
     _is_sparse_tensor,
 )
-from gat_zoo.nn.validation import validation_enabled
+from gat_zoo.nn.validation import (
+    check_node_features,
+    check_node_ids,
+    validation_enabled,
+)
 from gat_zoo.ops import segment_softmax
 
 ATTENTION_MODES = {
@@ -347,27 +351,13 @@ class RGATConv(RelationalInput, AttentionConv):
                             f"{type(x).__name__})")
         if x.is_floating_point():
             if validation_enabled():
-                if x.dim() != 2:
-                    raise ValueError(f"'x' must be two-dimensional "
-                                     f"[num_nodes, num_features] (got shape "
-                                     f"{tuple(x.shape)})")
-                if x.size(1) != self.in_channels:
-                    raise ValueError(f"'x' has {x.size(1)} features per "
-                                     f"node but the layer expects "
-                                     f"{self.in_channels}")
+                check_node_features(x, 'x', self.in_channels)
             return x.size(0)
         if x.is_complex() or x.dtype == torch.bool:
             raise ValueError(f"'x' must hold float features or integer node "
                              f"ids (got {x.dtype})")
         if validation_enabled():
-            if x.dim() != 1:
-                raise ValueError(f"Node ids 'x' must be one-dimensional "
-                                 f"[num_nodes] (got shape {tuple(x.shape)})")
-            if x.numel() and (int(x.min()) < 0
-                              or int(x.max()) >= self.in_channels):
-                raise ValueError(f"Node ids 'x' must lie in [0, "
-                                 f"{self.in_channels}) (got range "
-                                 f"[{int(x.min())}, {int(x.max())}])")
+            check_node_ids(x, self.in_channels)
         return x.size(0)
 
 

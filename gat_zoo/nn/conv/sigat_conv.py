@@ -21,7 +21,8 @@ __all__ = ['SiGATConv']
 _layouts = ObjectCache(size=8)
 
 
-def _plain_index(adj: Any, num_nodes: int, what: str) -> Tensor:
+def _plain_index(adj: Any, num_nodes: int, what: str,
+                 device: torch.device) -> Tensor:
     """A ``[2, E]`` int64 message-passing index (row 0 source, row 1 target)
     from an edge index, :class:`~torch_geometric.EdgeIndex`,
     :class:`torch_sparse.SparseTensor` or torch sparse adjacency (the last two
@@ -50,6 +51,9 @@ def _plain_index(adj: Any, num_nodes: int, what: str) -> Tensor:
     if adj.dim() != 2 or adj.size(0) != 2:
         raise ValueError(f"{what} must have shape [2, num_edges] (got "
                          f"{tuple(adj.shape)})")
+    if adj.device != device:
+        raise ValueError(f"{what} is on {adj.device} but the node features "
+                         f"are on {device}")
     if type(adj) is not Tensor:
         adj = adj.as_subclass(Tensor)
     if adj.dtype != torch.long:
@@ -219,9 +223,11 @@ class SiGATConv(AttentionConv):
 
     def _layout(self, graphs, num_nodes: int, device):
         """``(src, dst, motif, ptr, sizes)``: the union of the motif graphs
-        (self-loops replaced by one per node if the layer adds them), sorted
-        by (motif, centre, neighbour), with the CSR pointer of its
-        ``motif * N + centre`` segments; cached per list of graph tensors."""
+        (self-loops replaced by one per node if the layer adds them; a
+        repeated edge kept once, since :math:`\mathcal{N}_m(i)` is a set of
+        neighbours), sorted by (motif, centre, neighbour), with the CSR
+        pointer of its ``motif * N + centre`` segments; cached per list of
+        graph tensors."""
         key = ('sigat_layout', num_nodes, self.add_self_loops, len(graphs))
         objs = tuple(graphs)
         hit = _layouts.get(objs, key) if objs else None
@@ -235,8 +241,9 @@ class SiGATConv(AttentionConv):
                 loops = torch.arange(N, device=device)
                 g = torch.cat([g[:, g[0] != g[1]],
                                torch.stack([loops, loops])], dim=1)
-            order = torch.argsort(g[1] * max(N, 1) + g[0], stable=True)
-            g = g[:, order]
+            # unique() sorts the (centre, neighbour) keys and drops repeats.
+            keys = torch.unique(g[1] * max(N, 1) + g[0])
+            g = torch.stack([keys % max(N, 1), keys // max(N, 1)])
             parts.append(torch.cat([g, torch.full_like(g[:1], m)]))
             sizes.append(g.size(1))
         allg = (torch.cat(parts, dim=1) if parts else
@@ -252,7 +259,7 @@ class SiGATConv(AttentionConv):
 
     # ------------------------------------------------------------------
     def _motif_edges(self, edge_index: Any, motif_type: Optional[Tensor],
-                     num_nodes: int) -> List[Tensor]:
+                     num_nodes: int, device: torch.device) -> List[Tensor]:
         M = self.num_motifs
         if isinstance(edge_index, (list, tuple)):
             if motif_type is not None:
@@ -263,9 +270,10 @@ class SiGATConv(AttentionConv):
                 raise ValueError(f"Expected {M} motif graphs (one per motif "
                                  f"of the layer) but got {len(edge_index)}")
             return [_plain_index(e, num_nodes, f"motif graph {m} "
-                                 f"({self.motif_names[m]!r})")
+                                 f"({self.motif_names[m]!r})", device)
                     for m, e in enumerate(edge_index)]
-        edge_index = _plain_index(edge_index, num_nodes, "'edge_index'")
+        edge_index = _plain_index(edge_index, num_nodes, "'edge_index'",
+                                  device)
         if motif_type is None:
             if M != 1:
                 raise ValueError(f"A single edge index needs 'motif_type' "
@@ -316,7 +324,8 @@ class SiGATConv(AttentionConv):
             check_node_features(x, 'x', self.in_channels, None)
         N = x.size(0)
         M, C = self.num_motifs, self.motif_channels
-        graphs = self._motif_edges(motif_edge_index, motif_type, N)
+        graphs = self._motif_edges(motif_edge_index, motif_type, N,
+                                   x.device)
         src, dst, motif, ptr, sizes = self._layout(graphs, N, x.device)
         segment = motif * N + dst
 

@@ -12,7 +12,12 @@ from torch_geometric.typing import Adj
 from torch_geometric.utils import is_torch_sparse_tensor
 
 from gat_zoo.nn.conv._base import AttentionConv, _is_sparse_tensor
-from gat_zoo.nn.validation import check_adjacency, validation_enabled
+from gat_zoo.nn.validation import (
+    check_adjacency,
+    check_node_features,
+    validation_enabled,
+)
+from gat_zoo.ops.spmm import SPMM_DTYPES
 from gat_zoo.ops.tree_decomposition import (
     TreeDecomposition,
     _check_layers,
@@ -262,12 +267,8 @@ class TDGNNConv(AttentionConv):
             raise ValueError("TDGNNConv takes one node feature matrix, not "
                              "a pair (x_src, x_dst): the tree decomposition "
                              "needs a square graph")
-        if not isinstance(x, Tensor) or x.dim() != 2 or \
-                not x.is_floating_point():
-            raise ValueError(f"'x' must be a floating-point [N, F] tensor "
-                             f"(got "
-                             f"{getattr(x, 'dtype', type(x).__name__)} of "
-                             f"shape {tuple(getattr(x, 'shape', ()))})")
+        if validation_enabled():
+            check_node_features(x, 'x')
         num_nodes = x.size(0)
         tree, index, weight, position, operator = self._prepared(
             edge_index, num_nodes, x.dtype, x.device)
@@ -282,7 +283,8 @@ class TDGNNConv(AttentionConv):
             out = operator(x)
             if layer_gamma is not None:
                 out = torch.einsum('l,lnc->nc', layer_gamma,
-                                   out.view(len(self.layers), num_nodes, -1))
+                                   out.view(len(self.layers), num_nodes,
+                                            x.size(-1)))
         else:
             values = (weight if layer_gamma is None else
                       weight * layer_gamma[position])
@@ -368,6 +370,10 @@ class _FixedOperator:
             # Zeros attached to x (a zero gradient), without 0 * inf = NaN.
             return x.new_zeros(self.shape[0], x.size(1)) + \
                 x.reshape(-1)[:0].sum()
+        if x.dtype not in SPMM_DTYPES:
+            # No sparse CSR product in half precision on CPU: accumulate
+            # in float32 (more accurate anyway) and hand back x's dtype.
+            return _FixedMatmul.apply(x.float(), self).to(x.dtype)
         return _FixedMatmul.apply(x, self)
 
 

@@ -11,6 +11,7 @@ from torch import Tensor
 from torch_geometric.typing import Adj, OptTensor
 from torch_geometric.utils import to_undirected
 
+from gat_zoo.nn.conv._base import check_model_input
 from gat_zoo.nn.conv.acm_conv import ACMConv
 from gat_zoo.nn.functional import feature_dropout
 from gat_zoo.registry import register_model
@@ -110,6 +111,7 @@ class ACMGCN(torch.nn.Module):
         :obj:`return_attention_weights`, also ``{'channel': [N, 3],
         'hidden_channel': [N, 3]}``: the output layer's channel weights and
         the hidden layer's."""
+        check_model_input(x, edge_index, self.in_channels)
         edge_index, edge_weight = self._graph(edge_index, edge_weight,
                                               x.size(0))
         x = feature_dropout(x, self.dropout, self.training)

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 from torch_geometric.typing import Adj
 
+from gat_zoo.nn.conv._base import check_model_input
 from gat_zoo.nn.conv.amgcn_conv import AMGCNConv, knn_feature_graph
 from gat_zoo.registry import register_model
 
@@ -133,6 +134,7 @@ class AMGCN(torch.nn.Module):
         """Class logits ``[N, out_channels]``; with
         :obj:`return_attention_weights`, also ``{'view': [N, 3]}``
         (topology, feature, common)."""
+        check_model_input(x, edge_index, self.in_channels)
         if feature_edge_index is None:
             feature_edge_index = self.feature_graph
         if feature_edge_index is None:

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.typing import Adj, OptTensor
 
+from gat_zoo.nn.conv._base import check_model_input
 from gat_zoo.nn.conv.dagnn_conv import DAGNNConv
 from gat_zoo.nn.functional import feature_dropout
 from gat_zoo.registry import register_model
@@ -63,6 +64,7 @@ class DAGNN(torch.nn.Module):
         """Class logits ``[N, out_channels]``; with
         :obj:`return_attention_weights`, also ``{'hop': [N, K + 1]}``
         retention scores."""
+        check_model_input(x, edge_index, self.in_channels)
         x = feature_dropout(x, self.dropout, self.training)
         x = F.relu(self.lin1(x))
         x = F.dropout(x, p=self.dropout, training=self.training)

@@ -10,6 +10,7 @@ from torch import Tensor
 from torch_geometric.typing import Adj
 from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
 
+from gat_zoo.nn.conv._base import check_model_input
 from gat_zoo.nn.conv.fagcn_conv import FAGCNConv
 from gat_zoo.nn.functional import feature_dropout, is_sparse_features
 from gat_zoo.nn.validation import check_int, check_probability
@@ -129,6 +130,7 @@ class FAGCN(torch.nn.Module):
         """Class logits ``[N, out_channels]``; with
         :obj:`return_attention_weights`, also one ``(edge_index, alpha)``
         pair per layer (the signed coefficients, before dropout)."""
+        check_model_input(x, edge_index, self.in_channels)
         edge_index = self._graph(edge_index, x.size(0))
         x = feature_dropout(x, self.dropout, self.training)
         if is_sparse_features(x):

@@ -11,6 +11,7 @@ from torch_geometric.nn import GCNConv
 from torch_geometric.typing import Adj, OptTensor
 
 from gat_zoo.nn.conv import GATConv, GATv2Conv
+from gat_zoo.nn.conv._base import check_model_input
 from gat_zoo.nn.functional import feature_dropout
 from gat_zoo.registry import register_model
 
@@ -138,6 +139,7 @@ class GCN(torch.nn.Module):
             conv.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Adj) -> Tensor:
+        check_model_input(x, edge_index, self.convs[0].in_channels)
         for i, conv in enumerate(self.convs):
             x = F.dropout(x, p=self.dropout, training=self.training)
             x = conv(x, edge_index)

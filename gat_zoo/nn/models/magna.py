@@ -11,7 +11,7 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.typing import Adj
 from torch_geometric.utils import is_torch_sparse_tensor
 
-from gat_zoo.nn.conv._base import _is_sparse_tensor
+from gat_zoo.nn.conv._base import _is_sparse_tensor, check_model_input
 from gat_zoo.nn.conv.magna_conv import MAGNABlock, MAGNAConv
 from gat_zoo.registry import register_model
 
@@ -164,6 +164,7 @@ class MAGNA(torch.nn.Module):
         """Class logits ``[N, out_channels]``; with
         :obj:`return_attention_weights`, also a list with each block's
         one-hop ``(edge_index, alpha)``."""
+        check_model_input(x, edge_index, self.in_channels)
         attentions: List[Tuple[Any, Any]] = []
         if self.project is not None:
             x = self.project(F.dropout(x, p=self.dropout,

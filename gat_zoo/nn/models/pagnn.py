@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.utils import coalesce, remove_self_loops
 
+from gat_zoo.nn.conv._base import check_model_input
 from gat_zoo.nn.conv.gat_conv import GATConv
 from gat_zoo.nn.conv.pagnn_conv import PaGNNConv, _plain_edge_index
 from gat_zoo.nn.validation import check_adjacency, validation_enabled
@@ -386,11 +387,7 @@ class PaGNN(torch.nn.Module):
 
     def forward(self, x: Tensor, edge_index: Any, pairs: Tensor) -> Tensor:
         """Logits ``[P]`` of the pairs ``pairs[:, p] = (s, t)``."""
-        if not isinstance(x, Tensor) or x.dim() != 2 or (
-                x.size(-1) != self.in_channels):
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x)
-            raise ValueError(f"'x' must have shape [N, {self.in_channels}] "
-                             f"(got {shape})")
+        check_model_input(x, edge_index, self.in_channels)
         N = x.size(0)
         edge_index = _model_edge_index(edge_index, N, x.device)
         pairs = check_pairs(pairs, N, x.device)
@@ -467,6 +464,7 @@ class GAEGAT(torch.nn.Module):
 
     def forward(self, x: Tensor, edge_index: Any, pairs: Tensor) -> Tensor:
         """Logits ``[P]`` of the pairs ``pairs[:, p] = (s, t)``."""
+        check_model_input(x, edge_index, self.in_channels)
         pairs = check_pairs(pairs, x.size(0), x.device)
         return self.decode(self.encode(x, edge_index), pairs)
 

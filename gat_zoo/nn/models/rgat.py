@@ -10,7 +10,13 @@ from torch import Tensor
 from torch_geometric.nn import FastRGCNConv, RGCNConv
 from torch_geometric.typing import Adj, OptTensor
 
+from gat_zoo.nn.conv._base import check_model_input, edge_index_of
 from gat_zoo.nn.conv.rgat_conv import RGATConv
+from gat_zoo.nn.validation import (
+    check_edge_type,
+    check_node_ids,
+    validation_enabled,
+)
 from gat_zoo.registry import register_model
 
 __all__ = ['RGAT', 'RGCN']
@@ -183,7 +189,21 @@ class RGCN(torch.nn.Module):
 
     def forward(self, x: OptTensor, edge_index: Adj,
                 edge_type: OptTensor = None) -> Tensor:
-        edge_type = _edge_types(edge_index, edge_type)
+        # PyG's RGCN layers index with these ids unchecked: validate here.
+        first = self.convs[0]
+        if x is not None and x.is_floating_point():
+            check_model_input(x, edge_index, first.in_channels)
+            num_nodes = x.size(0)
+        else:  # node ids (or None: all nodes), one embedding each
+            num_nodes = first.in_channels
+            if x is not None and validation_enabled():
+                check_node_ids(x, num_nodes)
+        index, value = edge_index_of(edge_index, num_nodes,
+                                     first.weight.device)
+        edge_type = check_edge_type(
+            _edge_types(edge_index, edge_type if edge_type is not None
+                        else value), index.size(1),
+            first.num_relations, index.device)
         for i, conv in enumerate(self.convs):
             if i > 0:
                 x = F.dropout(x, p=self.dropout, training=self.training)

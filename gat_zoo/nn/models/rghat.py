@@ -24,7 +24,14 @@ from torch.nn import BatchNorm1d, BatchNorm2d, Conv2d, Linear, Parameter
 from torch_geometric.nn.inits import zeros
 from torch_geometric.typing import Adj, OptTensor
 
+from gat_zoo.nn.conv._base import edge_index_of
 from gat_zoo.nn.conv.rghat_conv import RGHATAttention, RGHATConv
+from gat_zoo.nn.validation import (
+    check_edge_type,
+    check_node_features,
+    check_node_ids,
+    validation_enabled,
+)
 from gat_zoo.registry import register_model
 
 __all__ = ['RGHAT', 'ConvE', 'DistMult', 'ConvEDecoder']
@@ -71,19 +78,10 @@ class _EntityInput(torch.nn.Module):
         if x is None:
             return self.weight
         if x.is_floating_point():
-            if x.dim() != 2 or x.size(1) != self.in_channels:
-                raise ValueError(f"'x' must be [num_nodes, "
-                                 f"{self.in_channels}] (got "
-                                 f"{tuple(x.shape)})")
+            if validation_enabled():
+                check_node_features(x, 'x', self.in_channels)
             return x @ self.weight
-        if x.dim() != 1:
-            raise ValueError(f"Node ids 'x' must be one-dimensional (got "
-                             f"shape {tuple(x.shape)})")
-        if x.numel() and (int(x.min()) < 0
-                          or int(x.max()) >= self.in_channels):
-            raise ValueError(f"Node ids 'x' must lie in [0, "
-                             f"{self.in_channels})")
-        return self.weight[x]
+        return self.weight[check_node_ids(x, self.in_channels)]
 
 
 def _grid(channels: int, height: Optional[int]) -> int:
@@ -204,6 +202,17 @@ class _KGModel(torch.nn.Module):
     def decode(self, entities: Tensor, queries: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def _check_unread_graph(self, edge_index: Optional[Adj],
+                            edge_type: OptTensor, entities: Tensor) -> None:
+        # Encoder-free scorers do not read the graph, but a malformed one
+        # is still a mistake in the call, reported as for every model.
+        if edge_index is None or not validation_enabled():
+            return
+        index, value = edge_index_of(edge_index, entities.size(0),
+                                     entities.device)
+        check_edge_type(edge_type if edge_type is not None else value,
+                        index.size(1), self.num_relations, index.device)
+
     def forward(self, x: OptTensor, edge_index: Adj, queries: Tensor,
                 edge_type: OptTensor = None) -> Tensor:
         """Logits ``[Q, N]`` of the (head, relation) ``queries`` ``[2, Q]``
@@ -248,7 +257,9 @@ class DistMult(_KGModel):
         torch.nn.init.xavier_normal_(self.relation)
 
     def encode(self, x, edge_index=None, edge_type=None) -> Tensor:
-        return self.entity(x)
+        entities = self.entity(x)
+        self._check_unread_graph(edge_index, edge_type, entities)
+        return entities
 
     def decode(self, entities: Tensor, queries: Tensor) -> Tensor:
         head = F.dropout(entities[queries[0]], self.input_dropout,
@@ -299,7 +310,9 @@ class ConvE(_KGModel):
         self.decoder.reset_parameters()
 
     def encode(self, x, edge_index=None, edge_type=None) -> Tensor:
-        return self.entity(x)
+        entities = self.entity(x)
+        self._check_unread_graph(edge_index, edge_type, entities)
+        return entities
 
     def decode(self, entities: Tensor, queries: Tensor) -> Tensor:
         return self.decoder(entities[queries[0]], self.relation[queries[1]],

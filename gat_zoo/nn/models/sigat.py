@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gat_zoo.nn.conv._base import check_model_input
 from gat_zoo.nn.conv.sigat_conv import SiGATConv
 from gat_zoo.nn.models.pagnn import check_pairs
 from gat_zoo.ops.motifs import (
@@ -115,6 +116,8 @@ class SiGAT(torch.nn.Module):
         directed graph ``edge_index`` (edge signs ``edge_sign``, :math:`\pm
         1` or bool; :obj:`None`: all positive). The motif graphs are built
         once per graph object and cached."""
+        if x is not None:
+            check_model_input(x, edge_index, self.in_channels)
         x = self._input(x)
         graphs = signed_motif_graphs(edge_index, edge_sign, x.size(0))
         return self.conv(x, graphs,

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.typing import Adj
 
+from gat_zoo.nn.conv._base import check_model_input
 from gat_zoo.nn.conv.tdgnn_conv import TDGNNConv
 from gat_zoo.nn.functional import feature_dropout, is_sparse_features
 from gat_zoo.nn.validation import check_int, check_probability
@@ -123,6 +124,7 @@ class TDGNN(torch.nn.Module):
         """Class logits ``[N, out_channels]``; with
         :obj:`return_attention_weights`, also the propagation's dict
         (``'layers'``, ``'layer_weights'``, ``'tree'``)."""
+        check_model_input(x, edge_index, self.in_channels)
         x = feature_dropout(x, self.dropout, self.training)
         if is_sparse_features(x):
             x = torch.sparse.mm(x, self.lin1.weight.t()) + self.lin1.bias
