@@ -75,6 +75,18 @@ class ObjectCache:
     def clear(self) -> None:
         self._entries.clear()
 
+    # A cache is not state: a pickled or copied module (``torch.save(model)``,
+    # ``copy.deepcopy``) gets an empty one, since weak references cannot be
+    # pickled and would point at the original's tensors anyway.
+    def __getstate__(self):
+        return {'size': self.size}
+
+    def __setstate__(self, state):
+        self.__init__(state['size'])
+
+    def __deepcopy__(self, memo):
+        return ObjectCache(self.size)
+
 
 def disk_cache_dir(disk_cache: Union[bool, str, os.PathLike],
                    name: str) -> Path:

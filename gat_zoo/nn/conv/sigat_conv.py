@@ -224,10 +224,10 @@ class SiGATConv(AttentionConv):
     def _layout(self, graphs, num_nodes: int, device):
         """``(src, dst, motif, ptr, sizes)``: the union of the motif graphs
         (self-loops replaced by one per node if the layer adds them; a
-        repeated edge kept once, since :math:`\mathcal{N}_m(i)` is a set of
-        neighbours), sorted by (motif, centre, neighbour), with the CSR
-        pointer of its ``motif * N + centre`` segments; cached per list of
-        graph tensors."""
+        repeated edge kept once, since the motif neighbourhood
+        :math:`N_m(i)` is a set), sorted by (motif, centre, neighbour),
+        with the CSR pointer of its ``motif * N + centre`` segments; cached
+        per list of graph tensors."""
         key = ('sigat_layout', num_nodes, self.add_self_loops, len(graphs))
         objs = tuple(graphs)
         hit = _layouts.get(objs, key) if objs else None

@@ -225,6 +225,13 @@ class TDGNNConv(AttentionConv):
                                   cache_key=edge_index,
                                   reverse_dependency=self.reverse_dependency)
 
+    def __getstate__(self):
+        # The prepared operator is a cache, rebuilt on the next call; torch
+        # cannot pickle the sparse CSR matrices it holds.
+        state = self.__dict__.copy()
+        state['_graphs'] = {}
+        return state
+
     def _prepared(self, adjacency: Any, num_nodes: int, dtype: torch.dtype,
                   device: torch.device):
         """``(tree, index, weight, position, operator)``: the decomposition,

@@ -2,7 +2,6 @@
 NeurIPS 2022)."""
 from __future__ import annotations
 
-import weakref
 from typing import Dict, Optional, Tuple, Union
 
 import torch
@@ -14,6 +13,7 @@ from torch_geometric.utils import to_undirected
 from gat_zoo.nn.conv._base import check_model_input
 from gat_zoo.nn.conv.acm_conv import ACMConv
 from gat_zoo.nn.functional import feature_dropout
+from gat_zoo.ops._cache import ObjectCache
 from gat_zoo.registry import register_model
 
 __all__ = ['ACMGCN']
@@ -73,7 +73,7 @@ class ACMGCN(torch.nn.Module):
                       layer_norm=layer_norm)
         self.conv1 = ACMConv(in_channels, hidden_channels, **kwargs)
         self.conv2 = ACMConv(hidden_channels, out_channels, **kwargs)
-        self._undirected_cache = None
+        self._undirected_cache = ObjectCache(size=1)
 
     def reset_parameters(self):
         self.conv1.reset_parameters()
@@ -89,18 +89,15 @@ class ACMGCN(torch.nn.Module):
         if edge_weight is not None:  # weights may change: no cache
             return to_undirected(edge_index.as_subclass(Tensor).long(),
                                  edge_weight, num_nodes=num_nodes)
-        cache = self._undirected_cache
-        if cache is not None:
-            ref, version, n, result = cache
-            if (ref() is edge_index and version == edge_index._version
-                    and n == num_nodes):
-                return result, None
+        key = ('acm_undirected', num_nodes)
+        result = self._undirected_cache.get((edge_index, ), key)
+        if result is not None:
+            return result, None
         plain = edge_index.as_subclass(Tensor)
         if plain.numel() and (plain.min() < 0 or plain.max() >= num_nodes):
             return edge_index, None  # the layer reports the bad index
         result = to_undirected(plain.long(), num_nodes=num_nodes)
-        self._undirected_cache = (weakref.ref(edge_index),
-                                  edge_index._version, num_nodes, result)
+        self._undirected_cache.put((edge_index, ), key, result)
         return result, None
 
     def forward(self, x: Tensor, edge_index: Adj,

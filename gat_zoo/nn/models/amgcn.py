@@ -10,6 +10,7 @@ from torch_geometric.typing import Adj
 
 from gat_zoo.nn.conv._base import check_model_input
 from gat_zoo.nn.conv.amgcn_conv import AMGCNConv, knn_feature_graph
+from gat_zoo.ops._cache import ObjectCache
 from gat_zoo.registry import register_model
 
 __all__ = ['AMGCN', 'consistency_loss', 'hsic']
@@ -112,7 +113,7 @@ class AMGCN(torch.nn.Module):
                               normalization=normalization)
         self.lin = torch.nn.Linear(embedding_channels, out_channels)
         self.feature_graph: Optional[Adj] = None
-        self._knn_cache: Optional[Tuple[Tuple, Tensor]] = None
+        self._knn_cache = ObjectCache(size=1)
         self._aux: Optional[Tensor] = None
 
     def reset_parameters(self):
@@ -120,12 +121,15 @@ class AMGCN(torch.nn.Module):
         self.lin.reset_parameters()
 
     def knn_graph(self, x: Tensor) -> Tensor:
-        """The (cached) kNN feature graph of ``x``."""
-        key = (x.data_ptr() if x.layout == torch.strided else id(x),
-               tuple(x.shape), x.device, self.k)
-        if self._knn_cache is None or self._knn_cache[0] != key:
-            self._knn_cache = (key, knn_feature_graph(x, self.k))
-        return self._knn_cache[1]
+        """The kNN feature graph of ``x``, cached for this very tensor
+        (a new tensor, or ``x`` edited in place, is recomputed; a memory
+        address reused by another tensor is not mistaken for it)."""
+        key = ('amgcn_knn', self.k)
+        graph = self._knn_cache.get((x, ), key)
+        if graph is None:
+            graph = knn_feature_graph(x, self.k)
+            self._knn_cache.put((x, ), key, graph)
+        return graph
 
     def forward(self, x: Tensor, edge_index: Adj,
                 feature_edge_index: Optional[Adj] = None,

@@ -278,13 +278,10 @@ def test_acm_gcn_network_and_registry():
     assert torch.allclose(model(x.to_sparse_csr(), edge_index), logits,
                           atol=1e-6)
     # The symmetrised graph is cached per edge_index object and version.
-    model(x, edge_index)
-    cached = model._undirected_cache[3]
-    model(x, edge_index)
-    assert model._undirected_cache[3] is cached
+    cached, _ = model._graph(edge_index, None, 9)
+    assert model._graph(edge_index, None, 9)[0] is cached
     edge_index[0, 0] = (edge_index[0, 0] + 1) % 9
-    model(x, edge_index)
-    assert model._undirected_cache[3] is not cached
+    assert model._graph(edge_index, None, 9)[0] is not cached
     ii_config = gat_zoo.paper_config('acmii_gcn', 'cora:split=0.6/0.2')
     ii = gat_zoo.create_model('acmii_gcn', 8, 3, **ii_config['model'])
     assert ii.conv1.variant == ii.conv2.variant == 'acmii'

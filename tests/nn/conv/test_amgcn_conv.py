@@ -199,10 +199,13 @@ def test_model_builds_and_caches_knn_graph():
     model = AMGCN(6, 3, hidden_channels=5, embedding_channels=4, k=3)
     ei = random_graph(20, 20, 30, seed=1)
     model(x, ei)
-    first = model._knn_cache[1]
+    first = model.knn_graph(x)
     model(x, ei)
-    assert model._knn_cache[1] is first
+    assert model.knn_graph(x) is first  # cached for this tensor
     assert torch.equal(first, knn_feature_graph(x, 3))
+    assert model.knn_graph(x.clone()) is not first  # another tensor
+    x[0] = -x[0]  # edited in place: recomputed
+    assert model.knn_graph(x) is not first
     model.feature_graph = ei
     out_a = model.eval()(x, ei)
     out_b = model(x, ei, ei)
