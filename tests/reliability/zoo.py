@@ -143,6 +143,8 @@ def _conv_cases() -> List[Case]:
         # A second view over the same nodes: the reversed edges (a
         # malformed index is passed on as it is, for the layer to report).
         ei = g.edge_index
+        if hasattr(ei, 'sparse_sizes'):  # a SparseTensor: its transpose
+            return ei.t()
         ok = isinstance(ei, Tensor) and ei.dim() == 2 and ei.size(0) == 2
         return ei.flip(0) if ok else ei
 
@@ -237,8 +239,12 @@ def _model_case(name: str) -> Case:
         def call(m, g):
             return _first(m(g.x, g.edge_index))
         output = 'nodes'
+    not_applicable = {}
+    if name == 'sigat':
+        not_applicable['sparse'] = ('the motif graphs are built from a '
+                                    'signed [2, E] edge list')
     return Case(f'model:{name}', build, call, output=output,
-                relational=relational)
+                relational=relational, not_applicable=not_applicable)
 
 
 def all_cases() -> List[Case]:

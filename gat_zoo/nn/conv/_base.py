@@ -90,6 +90,29 @@ def edge_index_of(adjacency: Any, num_nodes: int, device: torch.device
     return adjacency.long(), None
 
 
+def _is_sparse_layout(adjacency: Any) -> bool:
+    return _is_sparse_tensor(adjacency) or (
+        isinstance(adjacency, Tensor) and is_torch_sparse_tensor(adjacency))
+
+
+def typed_edges_of(adjacency: Any, edge_type: Optional[Tensor],
+                   num_nodes: int, device: torch.device
+                   ) -> Tuple[Tensor, OptTensor]:
+    """:func:`edge_index_of` for relational input: the index and the edge
+    types, given as ``edge_type`` or, for a sparse adjacency, as its values.
+
+    A sparse adjacency orders its edges itself (sorted by target), so
+    relation ids given beside it in the caller's edge order would be
+    silently misaligned: that combination is an error."""
+    if edge_type is not None and _is_sparse_layout(adjacency):
+        raise ValueError("'edge_type' cannot be given beside a sparse "
+                         "adjacency (its edges are in its own sorted "
+                         "order): store the relation ids as the sparse "
+                         "matrix's values, or pass an edge_index")
+    index, value = edge_index_of(adjacency, num_nodes, device)
+    return index, edge_type if edge_type is not None else value
+
+
 def check_model_input(x: Any, edge_index: Any,
                       in_channels: Optional[int] = None) -> None:
     """The entry check of a network whose first step is not one of the
@@ -111,7 +134,13 @@ def weighted_edges_of(adjacency: Any, num_nodes: int, edge_weight: Any,
     plus the edge weights of layers that take them: the given
     ``edge_weight``, checked against the edge count, or else the
     adjacency's own floating-point values (a weighted ``SparseTensor`` or
-    torch sparse matrix)."""
+    torch sparse matrix). Weights given beside a sparse adjacency are an
+    error, as for :func:`typed_edges_of`."""
+    if edge_weight is not None and _is_sparse_layout(adjacency):
+        raise ValueError("'edge_weight' cannot be given beside a sparse "
+                         "adjacency (its edges are in its own sorted "
+                         "order): store the weights as the sparse "
+                         "matrix's values, or pass an edge_index")
     index, value = edge_index_of(adjacency, num_nodes, device)
     if edge_weight is None and value is not None and (
             value.is_floating_point()):
@@ -403,8 +432,7 @@ class RelationalInput:
                device: torch.device) -> Tuple[Tensor, OptTensor]:
         """``([2, E] int64 (source, target) index, edge types or None)``
         from any layout, checked."""
-        index, value = edge_index_of(edge_index, num_nodes, device)
-        return index, edge_type if edge_type is not None else value
+        return typed_edges_of(edge_index, edge_type, num_nodes, device)
 
     def _check_edge_type(self, edge_type: OptTensor, num_edges: int,
                          device: torch.device) -> Tensor:

@@ -10,7 +10,11 @@ from torch import Tensor
 from torch_geometric.typing import Adj, OptTensor
 from torch_geometric.utils import to_undirected
 
-from gat_zoo.nn.conv._base import check_model_input
+from gat_zoo.nn.conv._base import (
+    _is_sparse_layout,
+    check_model_input,
+    weighted_edges_of,
+)
 from gat_zoo.nn.conv.acm_conv import ACMConv
 from gat_zoo.nn.functional import feature_dropout
 from gat_zoo.ops._cache import ObjectCache
@@ -80,11 +84,20 @@ class ACMGCN(torch.nn.Module):
         self.conv2.reset_parameters()
 
     def _graph(self, edge_index: Adj, edge_weight: OptTensor,
-               num_nodes: int) -> Tuple[Adj, OptTensor]:
+               num_nodes: int, device: Optional[torch.device] = None
+               ) -> Tuple[Adj, OptTensor]:
         """The symmetrised graph, cached while the same ``edge_index``
         object is passed unchanged (so the filters' cache holds too)."""
-        if not self.to_undirected or not isinstance(edge_index, Tensor) or (
-                edge_index.is_sparse or edge_index.dim() != 2):
+        if not self.to_undirected:
+            return edge_index, edge_weight
+        if _is_sparse_layout(edge_index):
+            # Symmetrised like an edge index (its values are weights).
+            index, weight = weighted_edges_of(edge_index, num_nodes,
+                                              edge_weight, device)
+            if weight is None:
+                return to_undirected(index, num_nodes=num_nodes), None
+            return to_undirected(index, weight, num_nodes=num_nodes)
+        if not isinstance(edge_index, Tensor) or edge_index.dim() != 2:
             return edge_index, edge_weight
         if edge_weight is not None:  # weights may change: no cache
             return to_undirected(edge_index.as_subclass(Tensor).long(),
@@ -110,7 +123,7 @@ class ACMGCN(torch.nn.Module):
         the hidden layer's."""
         check_model_input(x, edge_index, self.in_channels)
         edge_index, edge_weight = self._graph(edge_index, edge_weight,
-                                              x.size(0))
+                                              x.size(0), x.device)
         x = feature_dropout(x, self.dropout, self.training)
         h, a1 = self.conv1(x, edge_index, edge_weight,
                            return_attention_weights=True)

@@ -10,7 +10,7 @@ from torch import Tensor
 from torch_geometric.nn import FastRGCNConv, RGCNConv
 from torch_geometric.typing import Adj, OptTensor
 
-from gat_zoo.nn.conv._base import check_model_input, edge_index_of
+from gat_zoo.nn.conv._base import check_model_input, typed_edges_of
 from gat_zoo.nn.conv.rgat_conv import RGATConv
 from gat_zoo.nn.validation import (
     check_edge_type,
@@ -198,12 +198,11 @@ class RGCN(torch.nn.Module):
             num_nodes = first.in_channels
             if x is not None and validation_enabled():
                 check_node_ids(x, num_nodes)
-        index, value = edge_index_of(edge_index, num_nodes,
-                                     first.weight.device)
-        edge_type = check_edge_type(
-            _edge_types(edge_index, edge_type if edge_type is not None
-                        else value), index.size(1),
-            first.num_relations, index.device)
+        index, types = typed_edges_of(edge_index, edge_type, num_nodes,
+                                      first.weight.device)
+        edge_type = check_edge_type(_edge_types(edge_index, types),
+                                    index.size(1), first.num_relations,
+                                    index.device)
         for i, conv in enumerate(self.convs):
             if i > 0:
                 x = F.dropout(x, p=self.dropout, training=self.training)

@@ -24,7 +24,7 @@ from torch.nn import BatchNorm1d, BatchNorm2d, Conv2d, Linear, Parameter
 from torch_geometric.nn.inits import zeros
 from torch_geometric.typing import Adj, OptTensor
 
-from gat_zoo.nn.conv._base import edge_index_of
+from gat_zoo.nn.conv._base import typed_edges_of
 from gat_zoo.nn.conv.rghat_conv import RGHATAttention, RGHATConv
 from gat_zoo.nn.validation import (
     check_edge_type,
@@ -208,10 +208,10 @@ class _KGModel(torch.nn.Module):
         # is still a mistake in the call, reported as for every model.
         if edge_index is None or not validation_enabled():
             return
-        index, value = edge_index_of(edge_index, entities.size(0),
-                                     entities.device)
-        check_edge_type(edge_type if edge_type is not None else value,
-                        index.size(1), self.num_relations, index.device)
+        index, types = typed_edges_of(edge_index, edge_type,
+                                      entities.size(0), entities.device)
+        check_edge_type(types, index.size(1), self.num_relations,
+                        index.device)
 
     def forward(self, x: OptTensor, edge_index: Adj, queries: Tensor,
                 edge_type: OptTensor = None) -> Tensor:

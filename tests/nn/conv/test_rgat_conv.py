@@ -189,10 +189,11 @@ def test_layouts_agree():
                   zip(ei_ref.t().tolist(), alpha_ref)}
         for i, j, a in zip(row.tolist(), col.tolist(), val):
             assert torch.allclose(a, lookup[(j, i)], **TOL)
-        # explicit edge_type overrides the values (coo order)
-        out = layer(x, sp.set_value(None, layout='coo'), et_u[
-            torch.argsort(ei_u[1] * N + ei_u[0])])
-        assert torch.allclose(out, ref, **TOL)
+        # relation ids beside a sparse adjacency would be read in its own
+        # sorted order, not the caller's: refused, as PyG does
+        for adjacency in (sp.set_value(None, layout='coo'), adj):
+            with pytest.raises(ValueError, match='beside a sparse'):
+                layer(x, adjacency, et_u)
 
 
 # ---------------------------------------------------------------------------
