@@ -186,6 +186,10 @@ def check_edge_attr(edge_attr: Optional[Tensor], num_edges: int,
     if width != edge_dim:
         raise ValueError(f"'edge_attr' has {width} features per edge but "
                          f"the layer expects edge_dim={edge_dim}")
+    if not edge_attr.is_floating_point():
+        raise ValueError(f"'edge_attr' must be a floating-point tensor (got "
+                         f"{edge_attr.dtype})")
+    check_finite(edge_attr, 'edge_attr')
 
 
 def check_edge_type(edge_type: Optional[Tensor], num_edges: int,

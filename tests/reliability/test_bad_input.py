@@ -240,3 +240,48 @@ def test_checks_can_be_switched_off():
     assert torch.isnan(out).any()
     with pytest.raises(ValueError, match='NaN'):
         layer(x, graph.edge_index)
+
+
+def _weighted_layers():
+    from gat_zoo.nn import ACMConv, DAGNNConv, DySATStructuralConv, FAGCNConv
+    return {
+        'ACMConv': (ACMConv(5, 4), lambda m, g, w: m(g.x, g.edge_index, w)),
+        'DAGNNConv': (DAGNNConv(5, K=2),
+                      lambda m, g, w: m(g.x, g.edge_index, w)),
+        'FAGCNConv': (FAGCNConv(5),
+                      lambda m, g, w: m(g.x, g.x, g.edge_index, w)),
+        'DySATStructuralConv': (DySATStructuralConv(5, 4),
+                                lambda m, g, w: m(g.x, g.edge_index, w)),
+    }
+
+
+def _edge_feature_layers():
+    from gat_zoo.nn import GATConv, GATv2Conv, PPRGATConv, PPRGATv2Conv
+    return {cls.__name__: cls(5, 4, heads=2, edge_dim=3) for cls in
+            (GATConv, GATv2Conv, PPRGATConv, PPRGATv2Conv)}
+
+
+@pytest.mark.parametrize('bad', ['nan', 'inf'])
+@pytest.mark.parametrize('name', list(_weighted_layers()))
+def test_non_finite_edge_weights_are_reported(name, bad):
+    layer, call = _weighted_layers()[name]
+    graph = _graph()
+    weight = torch.rand(graph.edge_index.size(1))
+    weight[10] = float(bad)
+    with pytest.raises(ValueError, match="'edge_weight' contains"):
+        call(layer.eval(), graph, weight)
+
+
+@pytest.mark.parametrize('name', list(_edge_feature_layers()))
+def test_bad_edge_features_are_reported(name):
+    layer = _edge_feature_layers()[name].eval()
+    graph = _graph()
+    attr = torch.rand(graph.edge_index.size(1), 3)
+    layer(graph.x, graph.edge_index, edge_attr=attr)  # fine
+    for bad, pattern in ((_set(attr, (10, 1), float('nan')), 'NaN'),
+                         (_set(attr, (4, 0), float('inf')), 'infinite'),
+                         (attr.long(), 'floating'),
+                         (attr[:, :2], 'edge_dim'),
+                         (attr[:-1], 'rows')):
+        with pytest.raises(ValueError, match=pattern):
+            layer(graph.x, graph.edge_index, edge_attr=bad)

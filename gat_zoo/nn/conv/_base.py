@@ -28,6 +28,7 @@ from gat_zoo.nn.validation import (
     check_adjacency,
     check_edge_attr,
     check_edge_type,
+    check_finite,
     check_node_features,
     node_counts,
     validation_enabled,
@@ -153,6 +154,8 @@ def weighted_edges_of(adjacency: Any, num_nodes: int, edge_weight: Any,
             raise ValueError(f"'edge_weight' must have shape [num_edges] = "
                              f"[{index.size(1)}] (got "
                              f"{tuple(edge_weight.shape)})")
+        if edge_weight.is_floating_point():
+            check_finite(edge_weight, 'edge_weight')
     return index, edge_weight
 
 
