@@ -17,14 +17,21 @@ snapshot :math:`t+1`:
   ``weight_decay`` times the structural layer's L2 norm. Minibatches of
   ``batch_size`` = 512 centre nodes, Adam, gradient norm clipped at 1.
   As the official training, a copy of snapshot :math:`t` is appended
-  (``repeat_last``) and the embeddings are read at :math:`t`.
+  (``repeat_last``) and the embeddings are read at :math:`t`; as there,
+  the copy is left out of the loss (which sums over snapshots
+  :math:`0..t`), so under causal attention it changes nothing but the
+  length of the sequence.
 * Evaluation data (the official ``create_data_splits``): the distinct
-  non-loop links of snapshot :math:`t+1` between nodes already present at
-  :math:`t`, shuffled into 20 % train / 20 % validation / 60 % test, each
-  with as many negative pairs (random node pairs of snapshot :math:`t`,
-  not linked at :math:`t+1`). A logistic regression on the Hadamard
-  product :math:`\mathbf{e}_u \odot \mathbf{e}_v` is fitted on the train
-  pairs; the epoch with the best validation AUC is kept.
+  links of snapshot :math:`t+1` between nodes already present at
+  :math:`t`, self-loops included (the official code takes every edge of
+  ``nx.from_scipy_sparse_matrix(next_adj)``, loops too; its Enron logs
+  show 4/4/12 train/val/test links at :math:`t = 1`, i.e. 18 pairs plus
+  2 loops), shuffled into 20 % train / 20 % validation / 60 % test, each
+  with as many negative pairs (random pairs of two distinct nodes of
+  snapshot :math:`t`, not linked at :math:`t+1`). A logistic regression
+  on the Hadamard product :math:`\mathbf{e}_u \odot \mathbf{e}_v` is
+  fitted on the train pairs; the epoch with the best validation AUC is
+  kept.
 * Metrics: **micro-AUC** pools the test pairs of all time steps into one
   AUC, **macro-AUC** averages the per-step AUCs (the paper's definitions).
 
@@ -37,7 +44,6 @@ already in the results file. Command line::
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import sys
@@ -49,6 +55,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from gat_zoo.bench.results import ResultsFile, parse_seeds, read_csv_rows
 
 FIELDS = ['model', 'dataset', 'seed', 'micro_auc', 'macro_auc', 'steps',
           'epochs', 'seconds', 'step_aucs', 'config']
@@ -122,11 +130,14 @@ def context_pairs(walks: Tensor, per_node: int, window: int,
 def eval_split(edges_next: Tensor, n_prev: int, gen: np.random.Generator
                ) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
     """Train/val/test positive and negative pairs for snapshot ``t + 1``:
-    20/20/60 % of its distinct non-loop links between nodes present at
-    ``t``, each part with as many unlinked random pairs."""
+    20/20/60 % of its distinct links (self-loops included, as the official
+    ``create_data_splits``) between nodes present at ``t``, each part with
+    as many unlinked random pairs of distinct nodes."""
     u, v = edges_next
-    keep = (u < v) & (v < n_prev)
-    pos = torch.stack([u[keep], v[keep]], 1).numpy()
+    keep = (u <= v) & (v < n_prev)
+    # Distinct pairs, sorted (a loop listed twice counts once).
+    pos = np.unique(torch.stack([u[keep], v[keep]], 1).numpy().reshape(
+        -1, 2), axis=0)
     pos = pos[gen.permutation(len(pos))]
     n_val, n_test = int(0.2 * len(pos)), int(0.6 * len(pos))
     parts = {'val': pos[:n_val], 'test': pos[n_val:n_val + n_test],
@@ -206,19 +217,27 @@ def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
     T = t + 1
     snaps = list(graph.edge_index[:T])
     weights = list(graph.edge_weight[:T])
+    # The context loss covers the snapshots 0..t only.
+    trained = T
     if cfg.get('repeat_last', False):
         # The official training appends a copy of snapshot t (over the
-        # node set of t + 1) and reads the embeddings at t: causal
-        # attention keeps them independent of the copy, but its context
-        # loss is one more training signal on snapshot t's structure.
+        # node set of t + 1) and reads the embeddings at t. Its loss
+        # leaves the copy out (DySAT._loss sums over the first
+        # num_time_steps - 1 slots), and causal attention keeps the
+        # embeddings at t independent of it.
         snaps.append(snaps[-1])
         weights.append(weights[-1])
         T += 1
     read = t  # the embedding slot of snapshot t
     walks, noise = [], []
-    for s in range(T):
+    for s in range(trained):
         walks.append(random_walks(snaps[s], weights[s], N, cfg['num_walks'],
                                   cfg['walk_len'], gen))
+        if cfg.get('noise', 'degree') == 'uniform':
+            # Diagnostic, not the official sampler: every node present at
+            # s, active or not, is equally likely noise.
+            noise.append((torch.arange(N) < graph.num_nodes[s]).double())
+            continue
         # Unigram^0.75 over node degrees (neighbour counts), as the
         # official fixed_unigram_candidate_sampler.
         deg = torch.bincount(snaps[s][0], minlength=N).double()
@@ -234,7 +253,8 @@ def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
     for epoch in range(1, epochs + 1):
         model.train()
         pairs = [context_pairs(walks[s], cfg['pairs_per_node'],
-                               cfg['window'], gen, N) for s in range(T)]
+                               cfg['window'], gen, N)
+                 for s in range(trained)]
         for batch in torch.randperm(N, generator=gen).split(
                 cfg['batch_size']):
             in_batch = torch.zeros(N, dtype=torch.bool)
@@ -242,7 +262,7 @@ def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
             opt.zero_grad()
             emb = model(x, snaps, edge_weight=weights)
             loss = cfg['weight_decay'] * structural_l2(model)
-            for s in range(T):
+            for s in range(trained):
                 pos = pairs[s][:, in_batch[pairs[s][0]]]
                 if pos.size(1) == 0:
                     continue
@@ -302,18 +322,14 @@ def default_config() -> dict:
 
 
 def _done(path: Path) -> set:
-    if not path.exists():
-        return set()
-    with open(path, newline='') as f:
-        return {(r['dataset'], int(r['seed'])) for r in csv.DictReader(f)}
+    return {(r['dataset'], int(r['seed'])) for r in read_csv_rows(path)}
 
 
 def write_table(csv_path: Path) -> str:
     """The ``.txt`` summary next to the CSV: mean ± std per dataset, beside
     the paper's numbers."""
     from gat_zoo import paper_result
-    with open(csv_path, newline='') as f:
-        rows = list(csv.DictReader(f))
+    rows = read_csv_rows(csv_path)
     lines = ['DySAT single-step link prediction (ours: mean ± std over '
              'seeds; paper: Table 3, UNVERIFIED)',
              f"{'dataset':<8} {'runs':>4} {'micro-AUC':>14} {'macro-AUC':>14}"
@@ -340,10 +356,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                 description=__doc__.split('\n')[0])
     p.add_argument('--dataset', default='Enron,UCI')
     p.add_argument('--runs', type=int, default=10)
+    p.add_argument('--seeds', default=None,
+                   help="seeds to run, e.g. '0-4' or '0,3,5-9' (default: "
+                   "0..RUNS-1); lets several processes share one results "
+                   "file")
     p.add_argument('--epochs', type=int, default=200)
     p.add_argument('--eval-every', type=int, default=1)
     p.add_argument('--steps', default=None,
                    help='comma-separated time steps t (default: all)')
+    p.add_argument('--noise', choices=('degree', 'uniform'),
+                   default='degree',
+                   help="noise nodes of the context loss: 'degree' (the "
+                   "official degree^0.75 sampler) or 'uniform' over the "
+                   "snapshot's nodes (a diagnostic deviation)")
     p.add_argument('--threads', type=int, default=None)
     p.add_argument('--root', default=None, help='data root')
     p.add_argument('--results-file', default=None)
@@ -354,16 +379,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from gat_zoo.datasets.dynamic import load_dynamic
     out = Path(args.results_file) if args.results_file else None
     done = _done(out) if (out is not None and args.resume) else set()
-    if out is not None and not (args.resume and out.exists()):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with open(out, 'w', newline='') as f:
-            csv.DictWriter(f, FIELDS).writeheader()
+    if out is not None and out.exists() and not args.resume:
+        out.unlink()  # a fresh file, as without --resume before
+    # One fsynced O_APPEND write per row under a lock: a killed run leaves
+    # a valid file, and parallel processes (--seeds) can share it.
+    results = ResultsFile(out, fields=FIELDS) if out is not None else None
+    seeds = (parse_seeds(args.seeds) if args.seeds is not None
+             else list(range(args.runs)))
     cfg = default_config()
+    if args.noise != 'degree':  # the default leaves the config unchanged
+        cfg['noise'] = args.noise
     steps = None if args.steps is None else [
         int(s) for s in args.steps.split(',')]
     for name in args.dataset.split(','):
         graph = load_dynamic(name, args.root)
-        for seed in range(args.runs):
+        for seed in seeds:
             if (graph.name, seed) in done:
                 continue
             t0 = time.time()
@@ -378,9 +408,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                          for a in res['step_aucs']),
                    'config': json.dumps(cfg, sort_keys=True)}
             print(row, flush=True)
-            if out is not None:
-                with open(out, 'a', newline='') as f:
-                    csv.DictWriter(f, FIELDS).writerow(row)
+            if results is not None:
+                results.append(row)
     if out is not None and out.exists():
         print(write_table(out))
     return 0

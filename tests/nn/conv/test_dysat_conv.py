@@ -314,9 +314,10 @@ def test_protocol_pieces():
     split = eval_split(nxt, 5, np.random.default_rng(0))
     pos = np.concatenate([split[k][0] for k in split])
     neg = np.concatenate([split[k][1] for k in split])
-    # Links among the 5 old nodes only, no loops; negatives unlinked.
-    assert sorted(map(tuple, pos.tolist())) == [(0, 1), (1, 2), (2, 3),
-                                                (3, 4)]
+    # Links among the 5 old nodes only, the self-loop included once (as
+    # the official create_data_splits); negatives unlinked, never loops.
+    assert sorted(map(tuple, pos.tolist())) == [(0, 0), (0, 1), (1, 2),
+                                                (2, 3), (3, 4)]
     linked = set(map(tuple, nxt.t().tolist()))
     assert len(neg) == len(pos)
     assert not any((a, b) in linked or a == b for a, b in neg.tolist())
@@ -347,6 +348,10 @@ def test_run_step_smoke(tmp_path):
     cfg['repeat_last'] = False
     res = run_seed(g, 0, cfg, epochs=2, eval_every=2, steps=[0, 1])
     assert res['steps'] == 2 and len(res['step_aucs']) == 2
+    # The diagnostic uniform noise runs the same protocol.
+    cfg['noise'] = 'uniform'
+    res = run_seed(g, 0, cfg, epochs=1, eval_every=1, steps=[1])
+    assert res['steps'] == 1 and 0 <= res['micro_auc'] <= 100
 
 
 def test_structural_l2_covers_the_structural_weights_only():
@@ -360,3 +365,29 @@ def test_structural_l2_covers_the_structural_weights_only():
     structural_l2(model).backward()
     assert all(p.grad is None for p in model.temporal.parameters())
     assert model.structural.lin.weight.grad is not None
+
+
+def test_dynamic_cli_seeds_and_resume(tmp_path, monkeypatch):
+    """--seeds picks the seeds (so processes can split a sweep over one
+    results file); --resume skips finished (dataset, seed) rows."""
+    from gat_zoo.bench import dynamic
+    from gat_zoo.bench.results import read_csv_rows
+    calls = []
+
+    def fake_run_seed(graph, seed, cfg, epochs, eval_every, steps):
+        calls.append(seed)
+        return {'micro_auc': 70.0 + seed, 'macro_auc': 60.0, 'steps': 2,
+                'step_aucs': [0.7, 0.6]}
+
+    monkeypatch.setattr(dynamic, 'run_seed', fake_run_seed)
+    _write_dynamic(tmp_path)
+    out = tmp_path / 'r.csv'
+    argv = ['--dataset', 'Enron', '--root', str(tmp_path), '--epochs', '1',
+            '--results-file', str(out), '--resume']
+    assert dynamic.main(argv + ['--seeds', '1,3']) == 0
+    assert dynamic.main(argv + ['--seeds', '0-3']) == 0
+    assert calls == [1, 3, 0, 2]
+    rows = read_csv_rows(out)
+    assert sorted(int(r['seed']) for r in rows) == [0, 1, 2, 3]
+    assert rows[0]['micro_auc'] == '71.0000'
+    assert (tmp_path / 'r.txt').exists()
