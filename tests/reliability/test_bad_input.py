@@ -285,3 +285,18 @@ def test_bad_edge_features_are_reported(name):
                          (attr[:-1], 'rows')):
         with pytest.raises(ValueError, match=pattern):
             layer(graph.x, graph.edge_index, edge_attr=bad)
+
+
+@pytest.mark.parametrize('name', list(_weighted_layers()))
+def test_edge_weights_beside_a_sparse_adjacency_are_refused(name):
+    """A sparse matrix keeps its edges in its own order; weights in the
+    caller's order would be applied to the wrong edges."""
+    layer, call = _weighted_layers()[name]
+    graph = _graph()
+    n = graph.num_nodes
+    adjacency = torch.sparse_coo_tensor(graph.edge_index.flip(0),
+                                        torch.ones(graph.edge_index.size(1)),
+                                        (n, n))
+    weight = torch.rand(graph.edge_index.size(1))
+    with pytest.raises(ValueError, match='beside a sparse'):
+        call(layer.eval(), replace(graph, edge_index=adjacency), weight)

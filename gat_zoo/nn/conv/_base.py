@@ -96,6 +96,15 @@ def _is_sparse_layout(adjacency: Any) -> bool:
         isinstance(adjacency, Tensor) and is_torch_sparse_tensor(adjacency))
 
 
+def _refuse_beside_sparse(adjacency: Any, per_edge: Any, name: str,
+                          what: str) -> None:
+    if per_edge is not None and _is_sparse_layout(adjacency):
+        raise ValueError(f"'{name}' cannot be given beside a sparse "
+                         f"adjacency (its edges are in its own sorted "
+                         f"order): store {what} as the sparse matrix's "
+                         f"values, or pass an edge_index")
+
+
 def typed_edges_of(adjacency: Any, edge_type: Optional[Tensor],
                    num_nodes: int, device: torch.device
                    ) -> Tuple[Tensor, OptTensor]:
@@ -105,11 +114,8 @@ def typed_edges_of(adjacency: Any, edge_type: Optional[Tensor],
     A sparse adjacency orders its edges itself (sorted by target), so
     relation ids given beside it in the caller's edge order would be
     silently misaligned: that combination is an error."""
-    if edge_type is not None and _is_sparse_layout(adjacency):
-        raise ValueError("'edge_type' cannot be given beside a sparse "
-                         "adjacency (its edges are in its own sorted "
-                         "order): store the relation ids as the sparse "
-                         "matrix's values, or pass an edge_index")
+    _refuse_beside_sparse(adjacency, edge_type, 'edge_type',
+                          'the relation ids')
     index, value = edge_index_of(adjacency, num_nodes, device)
     return index, edge_type if edge_type is not None else value
 
@@ -137,11 +143,8 @@ def weighted_edges_of(adjacency: Any, num_nodes: int, edge_weight: Any,
     adjacency's own floating-point values (a weighted ``SparseTensor`` or
     torch sparse matrix). Weights given beside a sparse adjacency are an
     error, as for :func:`typed_edges_of`."""
-    if edge_weight is not None and _is_sparse_layout(adjacency):
-        raise ValueError("'edge_weight' cannot be given beside a sparse "
-                         "adjacency (its edges are in its own sorted "
-                         "order): store the weights as the sparse "
-                         "matrix's values, or pass an edge_index")
+    _refuse_beside_sparse(adjacency, edge_weight, 'edge_weight',
+                          'the weights')
     index, value = edge_index_of(adjacency, num_nodes, device)
     if edge_weight is None and value is not None and (
             value.is_floating_point()):
