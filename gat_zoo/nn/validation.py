@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    'all_finite',
     'check_adjacency',
     'check_edge_attr',
     'check_edge_type',
@@ -94,6 +95,31 @@ def check_node_features(x: Tensor, name: str = 'x',
     check_finite(x, name)
 
 
+def all_finite(x: Tensor) -> bool:
+    """Whether ``x`` holds no NaN and no infinity (the test of
+    :func:`check_finite`, without raising)."""
+    return _non_finite_ends(x) is None
+
+
+def _non_finite_ends(x: Tensor) -> Optional[list]:
+    # (min, max) when one of them is not finite, else None.
+    if x.is_sparse:
+        x = x._values()  # duplicates are summed later: check them all
+    elif x.layout != torch.strided:
+        x = x.values()  # compressed sparse layouts
+    if x.numel() == 0 or x.is_meta:
+        return None
+    x = _plain(x)
+    if math.isfinite(x.sum(dtype=torch.float64 if x.dtype == torch.float64
+                           else torch.float32).item()):
+        return None
+    low, high = torch.aminmax(x.reshape(-1))
+    ends = torch.stack([low, high]).tolist()
+    if math.isfinite(ends[0]) and math.isfinite(ends[1]):
+        return None  # the sum overflowed; every value is finite
+    return ends
+
+
 def check_finite(x: Tensor, name: str = 'x') -> None:
     """Raise :class:`ValueError` if ``x`` holds a NaN or an infinity.
 
@@ -105,19 +131,8 @@ def check_finite(x: Tensor, name: str = 'x') -> None:
     them apart from a sum that merely overflowed (finite values near the
     dtype's maximum).
     """
-    if x.is_sparse:
-        x = x._values()  # duplicates are summed later: check them all
-    elif x.layout != torch.strided:
-        x = x.values()  # compressed sparse layouts
-    if x.numel() == 0 or x.is_meta:
-        return
-    x = _plain(x)
-    if math.isfinite(x.sum(dtype=torch.float64 if x.dtype == torch.float64
-                           else torch.float32).item()):
-        return
-    low, high = torch.aminmax(x.reshape(-1))
-    ends = torch.stack([low, high]).tolist()
-    if not (math.isfinite(ends[0]) and math.isfinite(ends[1])):
+    ends = _non_finite_ends(x)
+    if ends is not None:
         kind = 'NaN' if any(map(math.isnan, ends)) else 'infinite'
         raise ValueError(f"'{name}' contains {kind} values; gat_zoo layers "
                          f"need finite inputs (find where they came from, "

@@ -19,6 +19,7 @@ from torch_geometric.utils import is_torch_sparse_tensor, scatter
 
 from gat_zoo.nn.conv._base import _is_sparse_tensor
 from gat_zoo.nn.validation import (
+    all_finite,
     check_adjacency,
     check_finite,
     check_int,
@@ -276,11 +277,9 @@ class HopAttention(torch.nn.Module):
             raise ValueError(f"HopAttention expects {self.num_hops + 1} hop "
                              f"features (num_hops={self.num_hops}) of width "
                              f"{self.channels}, got {shape}")
-        if validation_enabled():
-            if not stacked.is_floating_point():
-                raise ValueError(f"HopAttention expects floating-point hop "
-                                 f"features (got {stacked.dtype})")
-            check_finite(stacked, 'hops')
+        if validation_enabled() and not stacked.is_floating_point():
+            raise ValueError(f"HopAttention expects floating-point hop "
+                             f"features (got {stacked.dtype})")
         # Per hop: X^(l) . s_self and X^(l) . s_ref, [N, K+1] each.
         if self.attention == 'recursive':
             # The score is linear in the reference before the activation,
@@ -316,6 +315,12 @@ class HopAttention(torch.nn.Module):
         weight = torch.softmax(logits, dim=-1)
         dropped = self._drop(weight)
         out = torch.einsum('nk,knd->nd', dropped, stacked)
+        # A NaN or infinity among the hops reaches the output (softmax
+        # weights are positive), so the [N, D] output is checked, not the
+        # (K+1) times larger hops, which training reads every step; only
+        # then are the hops scanned, to name the culprit.
+        if validation_enabled() and not all_finite(out):
+            check_finite(stacked, 'hops')
         return out, weight
 
     def __repr__(self) -> str:
