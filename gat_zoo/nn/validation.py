@@ -73,9 +73,11 @@ def _plain(t: Tensor) -> Tensor:
 
 def check_node_features(x: Tensor, name: str = 'x',
                         in_channels: Optional[int] = None,
-                        num_nodes: Optional[int] = None) -> None:
+                        num_nodes: Optional[int] = None,
+                        finite: bool = True) -> None:
     """Raise :class:`ValueError`/:class:`TypeError` unless ``x`` is a
-    floating-point ``[num_nodes, in_channels]`` matrix."""
+    floating-point ``[num_nodes, in_channels]`` matrix (without NaN or
+    infinity, unless ``finite=False`` leaves that scan to a later check)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"'{name}' must be a torch.Tensor (got "
                         f"{type(x).__name__})")
@@ -92,7 +94,8 @@ def check_node_features(x: Tensor, name: str = 'x',
     if num_nodes is not None and x.size(0) != num_nodes:
         raise ValueError(f"'{name}' has {x.size(0)} rows but the graph has "
                          f"{num_nodes} nodes on that side (from 'size')")
-    check_finite(x, name)
+    if finite:
+        check_finite(x, name)
 
 
 def all_finite(x: Tensor) -> bool:

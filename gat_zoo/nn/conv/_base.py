@@ -121,17 +121,20 @@ def typed_edges_of(adjacency: Any, edge_type: Optional[Tensor],
 
 
 def check_model_input(x: Any, edge_index: Any,
-                      in_channels: Optional[int] = None) -> None:
+                      in_channels: Optional[int] = None,
+                      finite: bool = True) -> None:
     """The entry check of a network whose first step is not one of the
     attention layers (an input projection, a precomputed propagation, a
     symmetrised copy of the graph): ``x`` a finite ``[N, in_channels]``
     floating-point matrix and ``edge_index`` a graph over its ``N`` nodes,
     on its device, in any supported layout. Without it a bad input would
     surface as a shape error deep inside a ``Linear`` or, worse, as a
-    silently wrong preprocessing of the graph."""
+    silently wrong preprocessing of the graph. ``finite=False`` skips the
+    scan for NaN and infinity (one pass over ``x``) where the network's
+    first layer makes it anyway."""
     if not validation_enabled():
         return
-    check_node_features(x, 'x', in_channels)
+    check_node_features(x, 'x', in_channels, finite=finite)
     edge_index_of(edge_index, x.size(0), x.device)
 
 

@@ -121,7 +121,8 @@ class ACMGCN(torch.nn.Module):
         :obj:`return_attention_weights`, also ``{'channel': [N, 3],
         'hidden_channel': [N, 3]}``: the output layer's channel weights and
         the hidden layer's."""
-        check_model_input(x, edge_index, self.in_channels)
+        check_model_input(x, edge_index, self.in_channels,
+                          finite=False)  # the first layer scans x
         edge_index, edge_weight = self._graph(edge_index, edge_weight,
                                               x.size(0), x.device)
         x = feature_dropout(x, self.dropout, self.training)

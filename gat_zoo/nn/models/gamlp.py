@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.typing import Adj
 
-from gat_zoo.nn.conv._base import check_model_input
 from gat_zoo.nn.conv.gamlp_conv import GAMLPConv, HopAttention
 from gat_zoo.nn.validation import check_int, check_probability
 from gat_zoo.registry import register_model
@@ -379,7 +378,7 @@ class GAMLP(torch.nn.Module):
                 label_emb: Optional[Tensor] = None,
                 return_attention_weights: bool = False):
         """Class logits ``[N, C]`` (and ``{'hop': w [N, K+1]}``)."""
-        check_model_input(x, edge_index, self.in_channels)
+        # hop_tensor checks x and the graph first (GAMLPConv._check_inputs).
         hops = self.conv.hop_tensor(x, edge_index)  # [K+1, N, F]
         hops = F.dropout(hops, p=self.input_dropout, training=self.training)
         ref = None

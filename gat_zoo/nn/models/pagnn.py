@@ -464,7 +464,8 @@ class GAEGAT(torch.nn.Module):
 
     def forward(self, x: Tensor, edge_index: Any, pairs: Tensor) -> Tensor:
         """Logits ``[P]`` of the pairs ``pairs[:, p] = (s, t)``."""
-        check_model_input(x, edge_index, self.in_channels)
+        check_model_input(x, edge_index, self.in_channels,
+                          finite=False)  # the GATConv encoder scans x
         pairs = check_pairs(pairs, x.size(0), x.device)
         return self.decode(self.encode(x, edge_index), pairs)
 

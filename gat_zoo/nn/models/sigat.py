@@ -117,7 +117,8 @@ class SiGAT(torch.nn.Module):
         1` or bool; :obj:`None`: all positive). The motif graphs are built
         once per graph object and cached."""
         if x is not None:
-            check_model_input(x, edge_index, self.in_channels)
+            check_model_input(x, edge_index, self.in_channels,
+                              finite=False)  # the first layer scans x
         x = self._input(x)
         graphs = signed_motif_graphs(edge_index, edge_sign, x.size(0))
         return self.conv(x, graphs,
