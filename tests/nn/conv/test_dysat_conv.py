@@ -91,6 +91,43 @@ def test_link_weight_scales_the_logit():
     assert not torch.allclose(a1, a2)
 
 
+def test_remembered_graph_follows_its_inputs():
+    """The normalised snapshot is remembered between calls, and rebuilt
+    when the weights are another tensor, are changed in place, or the
+    graph changes; learned weights are never remembered."""
+    n = 10
+    edge_index = random_graph(n, n, 30, seed=8)
+    gen = torch.Generator().manual_seed(5)
+    weight = torch.rand(edge_index.size(1), dtype=F64, generator=gen) + 0.1
+    conv = _conv()
+    x = _features(n, 5)
+
+    def oracle(index, w):
+        return _oracle(conv, x, index, w)[0]
+
+    assert torch.allclose(conv(x, edge_index, weight),
+                          oracle(edge_index, weight), **TOL)
+    assert torch.allclose(conv(x, edge_index),
+                          oracle(edge_index, None), **TOL)
+    other = weight.flip(0).clone()
+    assert torch.allclose(conv(x, edge_index, other),
+                          oracle(edge_index, other), **TOL)
+    other.mul_(3.0)  # in place: same tensor object, new values
+    assert torch.allclose(conv(x, edge_index, other),
+                          oracle(edge_index, other), **TOL)
+    edge_index[0, :5] = edge_index[0, 5:10].clone()  # graph edited in place
+    assert torch.allclose(conv(x, edge_index, other),
+                          oracle(edge_index, other), **TOL)
+
+    learned = weight.clone().requires_grad_()
+    conv(x, edge_index, learned).sum().backward()
+    first = learned.grad.clone()
+    learned.grad = None
+    conv(x, edge_index, learned).sum().backward()
+    assert learned.grad is not None and torch.equal(learned.grad, first)
+    assert first.abs().sum() > 0
+
+
 def test_duplicates_are_interaction_counts():
     """Parallel edges merge into one edge of summed weight, as in the
     official multigraph adjacency."""
