@@ -413,11 +413,17 @@ class AttentionConv(MessagePassing):
             # random neighbourhoods under the same seed.
             keep = F.dropout(alpha.new_ones(alpha.shape), p=dropout)
             alpha = alpha * graph.to_csr_order(keep)
+        self._attention_computed(alpha)
         out = self._combine_heads(head_spmm(graph, alpha, h_src), res)
         if return_attention_weights:
             return self._attention_result(out, adjacency,
                                           graph.to_caller_order(alpha))
         return out
+
+    def _attention_computed(self, alpha: Tensor) -> None:
+        """Called with each forward pass's coefficients ``[E, H]`` (after
+        attention dropout, in either path's edge order), for subclasses
+        that keep them, e.g. for a penalty on the attention."""
 
     @staticmethod
     def _attention_result(out: Tensor, edge_index: Any, alpha: Tensor):
@@ -449,6 +455,13 @@ class RelationalInput:
                                device)
 
 
+def add_optional(a: OptTensor, b: OptTensor) -> OptTensor:
+    """``a + b`` where either may be absent."""
+    if a is None:
+        return b
+    return a if b is None else a + b
+
+
 class HeadwiseAttentionConv(AttentionConv):
     """An :class:`AttentionConv` with one coefficient per edge and head
     (GAT's form): the coefficients are a softmax over each target's
@@ -461,6 +474,27 @@ class HeadwiseAttentionConv(AttentionConv):
                           ptr: OptTensor, dim_size: Optional[int]) -> Tensor:
         alpha = segment_softmax(logits, index, ptr, dim_size)
         return F.dropout(alpha, p=self.dropout, training=self.training)
+
+    # An additive per-edge logit term from a subclass's own forward
+    # argument (PPRGAT's PageRank scores), in both execution paths. The
+    # base layer has none.
+    def _bias_source(self, extra: Any, adjacency: Any, x_src: Tensor,
+                     x_dst: OptTensor, bipartite: bool, size: Any) -> Any:
+        """Checks ``extra`` against this call's graph and prepares what
+        :meth:`_reference_bias` and :meth:`_fused_bias` read."""
+        return None
+
+    def _reference_bias(self, edge_index: Any, source: Any,
+                        dtype: torch.dtype) -> OptTensor:
+        """``[E, H]`` terms for the message-passing path's edges
+        (self-loops added), or :obj:`None`."""
+        return None
+
+    def _fused_bias(self, graph: CSRGraph, source: Any,
+                    dtype: torch.dtype) -> OptTensor:
+        """``[E, H]`` terms for the fused graph's edges, in its CSR
+        order, or :obj:`None`."""
+        return None
 
     def message(self, x_j: Tensor, alpha: Tensor) -> Tensor:
         return alpha.unsqueeze(-1) * x_j

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +11,7 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
 
-from gat_zoo.nn.conv._base import HeadwiseAttentionConv
+from gat_zoo.nn.conv._base import HeadwiseAttentionConv, add_optional
 from gat_zoo.ops import gat_edge_softmax
 
 
@@ -212,12 +212,23 @@ class GATConv(HeadwiseAttentionConv):
                 adjacency holding the weights for sparse input), the edges
                 including the added self-loops. (default: :obj:`None`)
         """
+        return self._attend(x, edge_index, edge_attr, size,
+                            return_attention_weights, None)
+
+    def _attend(self, x: Union[Tensor, OptPairTensor], edge_index: Adj,
+                edge_attr: OptTensor, size: Size,
+                return_attention_weights: Optional[bool], extra: Any):
+        """The forward pass. ``extra`` is a subclass's own forward
+        argument, which :meth:`_bias_source` turns into an additive
+        per-edge logit term (PPRGAT's personalised PageRank scores)."""
         H, C = self.heads, self.out_channels
         x_src, x_dst, bipartite = self._split_features(
             x, self.in_channels, size)
         adjacency = edge_index
         edge_index = self._check_graph(edge_index, edge_attr, x_src, x_dst,
                                        bipartite, size, self.edge_dim)
+        bias_source = self._bias_source(extra, adjacency, x_src, x_dst,
+                                        bipartite, size)
 
         res: Optional[Tensor] = None
         if self.res is not None and x_dst is not None:
@@ -226,7 +237,7 @@ class GATConv(HeadwiseAttentionConv):
         if self._fusable(edge_index, x_src) and (
                 edge_attr is None or isinstance(edge_index, Tensor)):
             return self._fused_forward(x_src, x_dst, adjacency, edge_index,
-                                       edge_attr, size, res,
+                                       edge_attr, size, res, bias_source,
                                        return_attention_weights)
 
         if self.lin is not None:
@@ -252,11 +263,14 @@ class GATConv(HeadwiseAttentionConv):
                 edge_index, edge_attr,
                 self._loop_count(x_src, x_dst, size), self.fill_value)
 
-        score_edge = self._edge_scores(edge_attr)
+        score_edge = add_optional(
+            self._edge_scores(edge_attr),
+            self._reference_bias(edge_index, bias_source, score_src.dtype))
 
         # edge_updater_type: (score: OptPairTensor, score_edge: OptTensor)
         alpha = self.edge_updater(edge_index, score=(score_src, score_dst),
                                   score_edge=score_edge, size=size)
+        self._attention_computed(alpha)
 
         # propagate_type: (x: OptPairTensor, alpha: Tensor)
         out = self.propagate(edge_index, x=(h_src, h_dst), alpha=alpha,
@@ -270,7 +284,7 @@ class GATConv(HeadwiseAttentionConv):
 
     def _fused_forward(self, x_src: Tensor, x_dst: OptTensor, adjacency,
                        edge_index, edge_attr: OptTensor, size: Size,
-                       res: OptTensor,
+                       res: OptTensor, bias_source: Any,
                        return_attention_weights: Optional[bool]):
         """The same layer on a target-major CSR graph: per-node scores from
         the attention vectors folded into the projection, an
@@ -298,6 +312,9 @@ class GATConv(HeadwiseAttentionConv):
                 edge_index, edge_attr, x_src, x_dst, size))
             assert score_edge is not None
             score_edge = graph.to_csr_order(score_edge)
+        score_edge = add_optional(
+            score_edge, self._fused_bias(graph, bias_source,
+                                         score_src.dtype))
         alpha = gat_edge_softmax(graph, score_src, score_dst, score_edge,
                                  self.negative_slope)
         return self._fused_output(graph, alpha, h_src, res, adjacency,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +10,7 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
 
-from gat_zoo.nn.conv._base import HeadwiseAttentionConv
+from gat_zoo.nn.conv._base import HeadwiseAttentionConv, add_optional
 from gat_zoo.ops import gatv2_logits, segment_softmax
 
 
@@ -199,16 +199,27 @@ class GATv2Conv(HeadwiseAttentionConv):
                 returns ``(edge_index, attention_weights)``, the edges
                 including the added self-loops. (default: :obj:`None`)
         """
+        return self._attend(x, edge_index, edge_attr, size,
+                            return_attention_weights, None)
+
+    def _attend(self, x: Union[Tensor, OptPairTensor], edge_index: Adj,
+                edge_attr: OptTensor, size: Size,
+                return_attention_weights: Optional[bool], extra: Any):
+        """The forward pass. ``extra`` is a subclass's own forward
+        argument, which :meth:`_bias_source` turns into an additive
+        per-edge logit term (PPRGATv2's personalised PageRank scores)."""
         H, C = self.heads, self.out_channels
         x_src, x_dst, bipartite = self._split_features(
             x, self.in_channels, size)
         if x_dst is None:
-            raise ValueError("GATv2Conv needs target node features: the "
-                             "attention logit depends on x_i, so "
-                             "(x_src, None) is not supported")
+            raise ValueError(f"{type(self).__name__} needs target node "
+                             f"features: the attention logit depends on "
+                             f"x_i, so (x_src, None) is not supported")
         adjacency = edge_index
         edge_index = self._check_graph(edge_index, edge_attr, x_src, x_dst,
                                        bipartite, size, self.edge_dim)
+        bias_source = self._bias_source(extra, adjacency, x_src, x_dst,
+                                        bipartite, size)
 
         res: Optional[Tensor] = None
         if self.res is not None:
@@ -224,16 +235,21 @@ class GATv2Conv(HeadwiseAttentionConv):
                 edge_attr is None or isinstance(edge_index, Tensor)):
             return self._fused_forward(h_src, h_dst, x_src, x_dst, adjacency,
                                        edge_index, edge_attr, size, res,
-                                       return_attention_weights)
+                                       bias_source, return_attention_weights)
 
         if self.add_self_loops:
             edge_index, edge_attr = self._with_self_loops(
                 edge_index, edge_attr,
                 self._loop_count(x_src, x_dst, size), self.fill_value)
 
-        # edge_updater_type: (x: PairTensor, edge_attr: OptTensor)
+        logit_bias = self._reference_bias(edge_index, bias_source,
+                                          h_src.dtype)
+        # edge_updater_type: (x: PairTensor, edge_attr: OptTensor,
+        #                     logit_bias: OptTensor)
         alpha = self.edge_updater(edge_index, x=(h_src, h_dst),
-                                  edge_attr=edge_attr, size=size)
+                                  edge_attr=edge_attr, logit_bias=logit_bias,
+                                  size=size)
+        self._attention_computed(alpha)
 
         # propagate_type: (x: PairTensor, alpha: Tensor)
         out = self.propagate(edge_index, x=(h_src, h_dst), alpha=alpha,
@@ -248,6 +264,7 @@ class GATv2Conv(HeadwiseAttentionConv):
     def _fused_forward(self, h_src: Tensor, h_dst: Tensor, x_src: Tensor,
                        x_dst: Tensor, adjacency, edge_index,
                        edge_attr: OptTensor, size: Size, res: OptTensor,
+                       bias_source: Any,
                        return_attention_weights: Optional[bool]):
         """The same layer on a target-major CSR graph: logits from
         :func:`gat_zoo.ops.gatv2_logits` (``[E, H, C]`` hidden vectors one
@@ -265,12 +282,15 @@ class GATv2Conv(HeadwiseAttentionConv):
 
         logits = gatv2_logits(graph, h_src, h_dst, self.att,
                               self.negative_slope, edge_attr, edge_weight)
+        logits = add_optional(logits, self._fused_bias(graph, bias_source,
+                                                       logits.dtype))
+        assert logits is not None
         alpha = segment_softmax(logits, graph.row, graph.ptr, graph.num_dst)
         return self._fused_output(graph, alpha, h_src, res, adjacency,
                                   return_attention_weights)
 
     def edge_update(self, x_j: Tensor, x_i: Tensor, edge_attr: OptTensor,
-                    index: Tensor, ptr: OptTensor,
+                    logit_bias: OptTensor, index: Tensor, ptr: OptTensor,
                     dim_size: Optional[int]) -> Tensor:
         hidden = x_j + x_i
         if edge_attr is not None and self.lin_edge is not None:
@@ -280,5 +300,7 @@ class GATv2Conv(HeadwiseAttentionConv):
                 -1, self.heads, self.out_channels)
         hidden = F.leaky_relu(hidden, self.negative_slope)
         logits = (hidden * self.att).sum(dim=-1)
+        if logit_bias is not None:
+            logits = logits + logit_bias
         return self.attention_softmax(logits, index, ptr, dim_size)
 

@@ -6,26 +6,20 @@ from collections import OrderedDict
 from typing import Any, Optional, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Parameter
-from torch.nn.parameter import UninitializedParameter
 from torch_geometric.nn.inits import glorot
 from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
 from torch_geometric.utils import is_torch_sparse_tensor
 
 from gat_zoo.nn.conv._base import _is_sparse_tensor
-from gat_zoo.nn.conv.gat_conv import GATConv, _fold
+from gat_zoo.nn.conv.gat_conv import GATConv
 from gat_zoo.nn.conv.gatv2_conv import GATv2Conv
 from gat_zoo.ops import (
     CSRGraph,
     PPRMatrix,
     approximate_ppr,
     as_ppr_matrix,
-    gat_edge_softmax,
-    gatv2_logits,
-    head_spmm,
-    segment_softmax,
 )
 from gat_zoo.ops.ppr import _check_params
 
@@ -203,6 +197,21 @@ class _PPRMixin:
                              f"features are on {x_src.device}")
         return _PPRSource(matrix=matrix)
 
+    # The base layers' per-edge logit term (HeadwiseAttentionConv).
+    def _bias_source(self, extra: Any, adjacency: Any, x_src: Tensor,
+                     x_dst: Optional[Tensor], bipartite: bool,
+                     size: Size) -> _PPRSource:
+        return self._ppr_source(extra, adjacency, x_src, x_dst, bipartite,
+                                size)
+
+    def _reference_bias(self, edge_index: Any, source: _PPRSource,
+                        dtype: torch.dtype) -> Tensor:
+        return self._reference_ppr_score(edge_index, source, dtype)
+
+    def _fused_bias(self, graph: CSRGraph, source: _PPRSource,
+                    dtype: torch.dtype) -> Tensor:
+        return self._fused_ppr_score(graph, source, dtype)
+
     def _ppr_score(self, values: Tensor, dtype: torch.dtype) -> Tensor:
         """:math:`a_{ppr,h}\\,\\pi_e` for every edge and head, ``[E, H]``."""
         return values.to(dtype).view(-1, 1) * self.att_ppr.view(
@@ -227,7 +236,7 @@ class _PPRMixin:
         return self._ppr_score(_graph_values(graph, source.matrix), dtype)
 
     # -- the regulariser ------------------------------------------------
-    def _remember(self, alpha: Tensor) -> None:
+    def _attention_computed(self, alpha: Tensor) -> None:
         self._penalty_alpha = alpha
 
     def attention_penalty(self) -> Tensor:
@@ -262,22 +271,6 @@ class _PPRMixin:
         state = super().__getstate__()
         state['_penalty_alpha'] = None
         return state
-
-    def _ppr_fused_output(self, graph: CSRGraph, alpha: Tensor,
-                          h_src: Tensor, res: Optional[Tensor],
-                          adjacency: Any,
-                          return_attention_weights: Optional[bool]):
-        """The base class's fused output, remembering the coefficients
-        after dropout (the mask is drawn exactly as there)."""
-        if self.training and self.dropout > 0:
-            keep = F.dropout(alpha.new_ones(alpha.shape), p=self.dropout)
-            alpha = alpha * graph.to_csr_order(keep)
-        self._remember(alpha)
-        out = self._combine_heads(head_spmm(graph, alpha, h_src), res)
-        if return_attention_weights:
-            return self._attention_result(out, adjacency,
-                                          graph.to_caller_order(alpha))
-        return out
 
 
 _FORWARD_DOC = r"""Runs the forward pass of the module.
@@ -476,99 +469,10 @@ class PPRGATConv(_PPRMixin, GATConv):
         return_attention_weights: Optional[bool] = None,
         edge_attr: OptTensor = None,
     ):
-        H, C = self.heads, self.out_channels
-        x_src, x_dst, bipartite = self._split_features(
-            x, self.in_channels, size)
-        adjacency = edge_index
-        edge_index = self._check_graph(edge_index, edge_attr, x_src, x_dst,
-                                       bipartite, size, self.edge_dim)
-        source = self._ppr_source(ppr, adjacency, x_src, x_dst, bipartite,
-                                  size)
-
-        res: Optional[Tensor] = None
-        if self.res is not None and x_dst is not None:
-            res = self.res(x_dst)
-
-        if self._fusable(edge_index, x_src) and (
-                edge_attr is None or isinstance(edge_index, Tensor)):
-            return self._fused_ppr_forward(x_src, x_dst, adjacency,
-                                           edge_index, edge_attr, size, res,
-                                           source, return_attention_weights)
-
-        if self.lin is not None:
-            h_src = self.lin(x_src).view(-1, H, C)
-            if not bipartite:
-                h_dst = h_src
-            else:
-                h_dst = None if x_dst is None else self.lin(x_dst).view(
-                    -1, H, C)
-        else:
-            assert self.lin_src is not None and self.lin_dst is not None
-            h_src = self.lin_src(x_src).view(-1, H, C)
-            h_dst = None if x_dst is None else self.lin_dst(x_dst).view(
-                -1, H, C)
-
-        score_src = (h_src * self.att_src).sum(dim=-1)
-        score_dst = None if h_dst is None else (h_dst *
-                                                self.att_dst).sum(dim=-1)
-
-        if self.add_self_loops:
-            edge_index, edge_attr = self._with_self_loops(
-                edge_index, edge_attr,
-                self._loop_count(x_src, x_dst, size), self.fill_value)
-
-        score_edge = self._reference_ppr_score(edge_index, source,
-                                               score_src.dtype)
-        feature_score = self._edge_scores(edge_attr)
-        if feature_score is not None:
-            score_edge = score_edge + feature_score
-
-        # edge_updater_type: (score: OptPairTensor, score_edge: OptTensor)
-        alpha = self.edge_updater(edge_index, score=(score_src, score_dst),
-                                  score_edge=score_edge, size=size)
-        self._remember(alpha)
-
-        # propagate_type: (x: OptPairTensor, alpha: Tensor)
-        out = self.propagate(edge_index, x=(h_src, h_dst), alpha=alpha,
-                             size=size)
-        out = self._combine_heads(out, res)
-
-        if return_attention_weights:
-            return self._attention_result(out, edge_index, alpha)
-        return out
+        return self._attend(x, edge_index, edge_attr, size,
+                            return_attention_weights, ppr)
 
     forward.__doc__ = _FORWARD_DOC
-
-    def _fused_ppr_forward(self, x_src: Tensor, x_dst: OptTensor, adjacency,
-                           edge_index, edge_attr: OptTensor, size: Size,
-                           res: OptTensor, source: _PPRSource,
-                           return_attention_weights: Optional[bool]):
-        """:meth:`GATConv._fused_forward` with the PPR scores in the
-        per-edge score of :func:`gat_zoo.ops.gat_edge_softmax`."""
-        H, C = self.heads, self.out_channels
-        graph, adjacency = self._fused_graph(adjacency, edge_index, x_src,
-                                             x_dst, size)
-        lin_src = self.lin if self.lin is not None else self.lin_src
-        lin_dst = self.lin if self.lin is not None else self.lin_dst
-        assert lin_src is not None and lin_dst is not None
-        h_src = lin_src(x_src).view(-1, H, C)
-        if (x_dst is not None and lin_dst is not lin_src
-                and isinstance(lin_dst.weight, UninitializedParameter)):
-            lin_dst(x_dst)
-        score_src = x_src @ _fold(lin_src.weight, self.att_src)
-        score_dst: OptTensor = None
-        if x_dst is not None:
-            score_dst = x_dst @ _fold(lin_dst.weight, self.att_dst)
-        score_edge = self._fused_ppr_score(graph, source, score_src.dtype)
-        if edge_attr is not None and self.lin_edge is not None:
-            feature_score = self._edge_scores(self._fused_edge_attr(
-                edge_index, edge_attr, x_src, x_dst, size))
-            assert feature_score is not None
-            score_edge = score_edge + graph.to_csr_order(feature_score)
-        alpha = gat_edge_softmax(graph, score_src, score_dst, score_edge,
-                                 self.negative_slope)
-        return self._ppr_fused_output(graph, alpha, h_src, res, adjacency,
-                                      return_attention_weights)
 
 
 class PPRGATv2Conv(_PPRMixin, GATv2Conv):
@@ -716,93 +620,7 @@ class PPRGATv2Conv(_PPRMixin, GATv2Conv):
         return_attention_weights: Optional[bool] = None,
         edge_attr: OptTensor = None,
     ):
-        H, C = self.heads, self.out_channels
-        x_src, x_dst, bipartite = self._split_features(
-            x, self.in_channels, size)
-        if x_dst is None:
-            raise ValueError(f"{type(self).__name__} needs target node "
-                             f"features: the attention logit depends on "
-                             f"x_i, so (x_src, None) is not supported")
-        adjacency = edge_index
-        edge_index = self._check_graph(edge_index, edge_attr, x_src, x_dst,
-                                       bipartite, size, self.edge_dim)
-        source = self._ppr_source(ppr, adjacency, x_src, x_dst, bipartite,
-                                  size)
-
-        res: Optional[Tensor] = None
-        if self.res is not None:
-            res = self.res(x_dst)
-
-        h_src = self.lin_l(x_src).view(-1, H, C)
-        if not bipartite and self.share_weights:
-            h_dst = h_src
-        else:
-            h_dst = self.lin_r(x_dst).view(-1, H, C)
-
-        if self._fusable(edge_index, x_src) and (
-                edge_attr is None or isinstance(edge_index, Tensor)):
-            return self._fused_ppr_forward(h_src, h_dst, x_src, x_dst,
-                                           adjacency, edge_index, edge_attr,
-                                           size, res, source,
-                                           return_attention_weights)
-
-        if self.add_self_loops:
-            edge_index, edge_attr = self._with_self_loops(
-                edge_index, edge_attr,
-                self._loop_count(x_src, x_dst, size), self.fill_value)
-
-        ppr_score = self._reference_ppr_score(edge_index, source,
-                                              h_src.dtype)
-        # edge_updater_type: (x: PairTensor, edge_attr: OptTensor,
-        #                     ppr_score: Tensor)
-        alpha = self.edge_updater(edge_index, x=(h_src, h_dst),
-                                  edge_attr=edge_attr, ppr_score=ppr_score,
-                                  size=size)
-        self._remember(alpha)
-
-        # propagate_type: (x: PairTensor, alpha: Tensor)
-        out = self.propagate(edge_index, x=(h_src, h_dst), alpha=alpha,
-                             size=size)
-        out = self._combine_heads(out, res)
-
-        if return_attention_weights:
-            return self._attention_result(out, edge_index, alpha)
-        return out
+        return self._attend(x, edge_index, edge_attr, size,
+                            return_attention_weights, ppr)
 
     forward.__doc__ = _FORWARD_DOC
-
-    def _fused_ppr_forward(self, h_src: Tensor, h_dst: Tensor, x_src: Tensor,
-                           x_dst: Tensor, adjacency, edge_index,
-                           edge_attr: OptTensor, size: Size, res: OptTensor,
-                           source: _PPRSource,
-                           return_attention_weights: Optional[bool]):
-        """:meth:`GATv2Conv._fused_forward` plus the PPR scores."""
-        graph, adjacency = self._fused_graph(adjacency, edge_index, x_src,
-                                             x_dst, size)
-        edge_weight: OptTensor = None
-        if edge_attr is not None and self.lin_edge is not None:
-            edge_attr = graph.to_csr_order(self._fused_edge_attr(
-                edge_index, edge_attr, x_src, x_dst, size))
-            edge_weight = self.lin_edge.weight
-        else:
-            edge_attr = None
-        logits = gatv2_logits(graph, h_src, h_dst, self.att,
-                              self.negative_slope, edge_attr, edge_weight)
-        logits = logits + self._fused_ppr_score(graph, source, logits.dtype)
-        alpha = segment_softmax(logits, graph.row, graph.ptr, graph.num_dst)
-        return self._ppr_fused_output(graph, alpha, h_src, res, adjacency,
-                                      return_attention_weights)
-
-    def edge_update(self, x_j: Tensor, x_i: Tensor, edge_attr: OptTensor,
-                    ppr_score: Tensor, index: Tensor, ptr: OptTensor,
-                    dim_size: Optional[int]) -> Tensor:
-        hidden = x_j + x_i
-        if edge_attr is not None and self.lin_edge is not None:
-            if edge_attr.dim() == 1:
-                edge_attr = edge_attr.view(-1, 1)
-            hidden = hidden + self.lin_edge(edge_attr).view(
-                -1, self.heads, self.out_channels)
-        hidden = F.leaky_relu(hidden, self.negative_slope)
-        logits = (hidden * self.att).sum(dim=-1) + ppr_score
-        alpha = segment_softmax(logits, index, ptr, dim_size)
-        return F.dropout(alpha, p=self.dropout, training=self.training)
