@@ -1,5 +1,6 @@
-"""python -m gat_zoo.bench.search: grid expansion, selection on validation
-only, reuse of search runs in the final stage, resume, and bad grid keys."""
+"""python -m gat_zoo.bench.search: grid expansion, listed points, selection
+on validation only, reuse of search runs in the final stage, resume, and
+bad grid keys."""
 import statistics
 
 from gat_zoo.bench.results import read_csv_rows
@@ -8,6 +9,7 @@ from gat_zoo.bench.search import (
     expand_grid,
     main,
     parse_grid,
+    parse_point,
     select,
 )
 
@@ -59,3 +61,31 @@ def test_unknown_grid_key_is_an_error(tmp_path, capsys):
                  'no_such_arg=1', '--results-file',
                  str(tmp_path / 's.csv')]) == 2
     assert 'no_such_arg' in capsys.readouterr().err
+
+
+def test_points_are_listed_settings(tmp_path, capsys):
+    assert parse_point('eps=0.2,num_layers=5,act=relu') == {
+        'eps': 0.2, 'num_layers': 5, 'act': 'relu'}
+    for bad in ('eps', 'eps=', 'eps=0.1,eps=0.2', 'eps=0.1,,k=1'):
+        try:
+            parse_point(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f'{bad!r} was accepted')
+    out = tmp_path / 'p.csv'
+    argv = ['--model', 'fagcn', '--dataset', SMALL, '--point',
+            'eps=0.2,num_layers=1,epochs=3', 'eps=0.6,num_layers=2,epochs=3',
+            '--search-seeds', '0-1', '--final-seeds', '0-1',
+            '--results-file', str(out)]
+    assert main(argv) == 0
+    rows = read_csv_rows(out)
+    # Two settings, not the four of their Cartesian product.
+    assert sorted({r['point'] for r in rows}) == [
+        'eps=0.2,num_layers=1,epochs=3', 'eps=0.6,num_layers=2,epochs=3']
+    assert len(rows) == 4 and all(r['stage'] == 'search' for r in rows)
+    assert out.with_suffix('.txt').read_text().startswith(
+        'fagcn on csbm')
+    capsys.readouterr()
+    assert main(argv[:5] + ['eps=0.2', 'eps=0.2', '--results-file',
+                            str(tmp_path / 'q.csv')]) == 2
+    assert 'twice' in capsys.readouterr().err

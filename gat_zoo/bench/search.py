@@ -5,8 +5,10 @@ the chosen setting over the final seeds: the tuning a paper describes
 Two stages, one results file:
 
 1. ``search``: every point of the grid (the Cartesian product of the
-   ``--grid`` values, applied on top of the paper configuration of the
-   model for the dataset) trained with each of the ``--search-seeds``.
+   ``--grid`` values, or the settings listed one by one with ``--point``,
+   e.g. the configurations different sources publish; either applied on
+   top of the paper configuration of the model for the dataset) trained
+   with each of the ``--search-seeds``.
 2. ``final``: the point with the highest mean **validation** score (ties:
    the earlier point in grid order) trained with each of the
    ``--final-seeds``. A (point, seed) pair already trained in the search is
@@ -60,7 +62,7 @@ from gat_zoo.bench.runner import (
 )
 
 __all__ = ['FIELDS', 'apply_point', 'expand_grid', 'main', 'parse_grid',
-           'select', 'summarize']
+           'parse_point', 'select', 'summarize']
 
 FIELDS = ('model', 'dataset', 'stage', 'point', 'seed', 'split', 'status',
           'error', 'val', 'test', 'best_epoch', 'epochs_run',
@@ -88,6 +90,25 @@ def parse_grid(items: Sequence[str]) -> Dict[str, List[Any]]:
                 parsed.append(text.strip())
         grid[key] = parsed
     return grid
+
+
+def parse_point(item: str) -> Dict[str, Any]:
+    """``'eps=0.2,num_layers=5'`` -> ``{'eps': 0.2, 'num_layers': 5}``:
+    one setting, one value per key."""
+    point: Dict[str, Any] = {}
+    for part in item.split(','):
+        key, sep, text = part.partition('=')
+        key = key.strip()
+        if not sep or not key or not text.strip():
+            raise ValueError(f"Bad point {item!r}; expected "
+                             f"key=value,key=value,...")
+        if key in point:
+            raise ValueError(f"Point {item!r} sets {key!r} twice")
+        try:
+            point[key] = _parse_value(text)
+        except ValueError:
+            point[key] = text.strip()
+    return point
 
 
 def expand_grid(grid: Dict[str, List[Any]]) -> List[Dict[str, Any]]:
@@ -181,8 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--model', required=True)
     parser.add_argument('--dataset', required=True)
-    parser.add_argument('--grid', nargs='+', required=True,
-                        metavar='KEY=V1,V2')
+    space = parser.add_mutually_exclusive_group(required=True)
+    space.add_argument('--grid', nargs='+', metavar='KEY=V1,V2',
+                       help='the Cartesian product of these values')
+    space.add_argument('--point', nargs='+', metavar='KEY=V,KEY=V',
+                       help='these settings, one per argument')
     parser.add_argument('--search-seeds', default='0-4')
     parser.add_argument('--final-seeds', default='0-9')
     parser.add_argument('--root', default=None)
@@ -197,7 +221,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
-        grid = parse_grid(args.grid)
+        if args.grid:
+            points = expand_grid(parse_grid(args.grid))
+        else:
+            points = [parse_point(item) for item in args.point]
         spec = parse_dataset_spec(args.dataset)
         search_seeds = parse_seeds(args.search_seeds)
         final_seeds = parse_seeds(args.final_seeds)
@@ -206,8 +233,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     model = args.model.lower()
     base = run_config(model, spec.name)
-    points = expand_grid(grid)
     labels = [point_label(p) for p in points]
+    if len(set(labels)) != len(labels):
+        print('error: a point is listed twice', file=sys.stderr)
+        return 2
     configs = {label: apply_point(base, point)
                for label, point in zip(labels, points)}
     overrides = {label: point for label, point in zip(labels, points)}
@@ -274,7 +303,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(table)
     # The table beside the rows, as the other benchmark scripts keep it.
     Path(args.results_file).with_suffix('.txt').write_text(
-        f'{model} on {spec.label}, grid {" ".join(args.grid)}\n\n'
+        f'{model} on {spec.label}, '
+        f'{"grid " + " ".join(args.grid) if args.grid else "points"}\n\n'
         f'{table}\n', encoding='utf-8')
     return 0
 
