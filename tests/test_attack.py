@@ -114,3 +114,14 @@ def test_evaluate_row_and_summary(tmp_path):
     assert '10%' in table
     with pytest.raises(SystemExit):
         A.main(['--summary-only'])
+
+
+def test_surrogate_needs_an_epoch():
+    data = Data(x=torch.rand(6, 3), edge_index=torch.tensor([[0, 1], [1, 0]]),
+                y=torch.tensor([0, 1, 0, 1, 0, 1]))
+    mask = torch.tensor([True, True, False, False, False, False])
+    with pytest.raises(ValueError, match='at least one epoch'):
+        A.train_surrogate(data, mask, ~mask, epochs=0)
+    data.x[2:, 0] = float('nan')  # every validation loss NaN
+    with pytest.raises(RuntimeError, match='never finite'):
+        A.train_surrogate(data, mask, ~mask, epochs=2)

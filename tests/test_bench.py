@@ -498,3 +498,10 @@ def test_benchmark_script_csv_helpers(tmp_path):
         ('han', 'ACM', '0')}
     assert parse_names(' han, pyg_han,,') == ['han', 'pyg_han']
     assert parse_names('') == []
+
+
+def test_speed_sizes_message_names_the_range(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(['--speed', '--speed-sizes', '0'])
+    err = capsys.readouterr().err
+    assert '1 to 64 positive' in err and ' or 3 or ' not in err

@@ -58,7 +58,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -142,6 +142,9 @@ def _normalized(x: Tensor) -> Tensor:
 def train_surrogate(data, train_mask: Tensor, val_mask: Tensor,
                     seed: int = 0, epochs: int = 200) -> torch.nn.Module:
     """GCN surrogate on the training labels, best validation loss kept."""
+    if epochs < 1:
+        raise ValueError(f"the surrogate needs at least one epoch (got "
+                         f"epochs={epochs})")
     torch.manual_seed(seed)
     x = _normalized(data.x)
     model = _SurrogateGCN(data.num_features, int(data.y.max()) + 1)
@@ -160,6 +163,9 @@ def train_surrogate(data, train_mask: Tensor, val_mask: Tensor,
         if loss < best:
             best = loss
             state = {k: v.clone() for k, v in model.state_dict().items()}
+    if state is None:
+        raise RuntimeError("the surrogate's validation loss was never "
+                           "finite: no epoch to keep")
     model.load_state_dict(state)
     model.eval()
     return model
@@ -195,7 +201,7 @@ def _random(data, budget: int, seed: int) -> Tensor:
     gen = torch.Generator().manual_seed(seed)
     edges = undirected_edges(data.edge_index, n)
     present = set((edges[0] * n + edges[1]).tolist())
-    flips = set()
+    flips: Set[int] = set()
     while len(flips) < budget:
         i, j = torch.randint(0, n, (2,), generator=gen).tolist()
         if i != j:
@@ -214,8 +220,9 @@ def _metattack(data, budget: int, labels: Tensor, train_mask: Tensor,
     try:  # DeepRobust imports gensim for its node-embedding defences only.
         import gensim  # noqa: F401
     except ImportError:
-        stub, models = types.ModuleType('gensim'), types.ModuleType(
-            'gensim.models')
+        # Any: the stand-ins get attributes a plain ModuleType lacks.
+        stub: Any = types.ModuleType('gensim')
+        models: Any = types.ModuleType('gensim.models')
         models.Word2Vec = models.KeyedVectors = None
         stub.models = models
         stubs = {'gensim': stub, 'gensim.models': models}
@@ -350,8 +357,8 @@ def summary_table(path: Path) -> str:
     lines = [head, '-' * len(head)]
     for (ds, att, model), by_rate in sorted(groups.items()):
         cells = []
-        for r in rates:
-            v = by_rate.get(r, [])
+        for rate in rates:
+            v = by_rate.get(rate, [])
             if not v:
                 cells.append(f"{'-':>17}")
                 continue

@@ -108,16 +108,18 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _int_tuple(count: Tuple[int, ...]):
+def _int_tuple(count: Sequence[int]):
     def parse(text: str) -> Tuple[int, ...]:
         try:
             values = tuple(int(float(v)) for v in text.split(',') if v)
         except ValueError:
             values = ()
         if len(values) not in count or min(values, default=0) < 1:
+            counts = (f'{count[0]} to {count[-1]}' if len(count) > 2
+                      else ' or '.join(map(str, count)))
             raise argparse.ArgumentTypeError(
-                f'expected {" or ".join(map(str, count))} positive '
-                f'comma-separated integers (got {text!r})')
+                f'expected {counts} positive comma-separated integers '
+                f'(got {text!r})')
         return values
     return parse
 

@@ -49,13 +49,14 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gat_zoo.bench.cli import _positive
 from gat_zoo.bench.results import ResultsFile, parse_seeds, read_csv_rows
 
 FIELDS = ['model', 'dataset', 'seed', 'micro_auc', 'macro_auc', 'steps',
@@ -154,7 +155,7 @@ def eval_split(edges_next: Tensor, n_prev: int, gen: np.random.Generator
     taken = set()
     out = {}
     for name in ('train', 'val', 'test'):
-        neg = []
+        neg: List[List[int]] = []
         while len(neg) < len(parts[name]):
             a, b = (int(k) for k in gen.integers(0, n_prev, 2))
             key = (min(a, b), max(a, b))
@@ -194,12 +195,14 @@ def link_auc(emb: np.ndarray, split) -> Tuple[float, float, np.ndarray,
 # ---------------------------------------------------------------------------
 # One time step.
 # ---------------------------------------------------------------------------
-def structural_l2(model: torch.nn.Module) -> Tensor:
+def structural_l2(model: torch.nn.Module) -> Union[Tensor, int]:
     """:math:`\tfrac12\sum\lVert w\rVert^2` over the structural layer's
     weights (biases excluded): the official code's only regulariser (its
     ``struct_attn`` variables); the temporal layer is not decayed."""
+    structural = cast(torch.nn.Module, model.structural)
+    # ``sum`` gives 0 for a structural layer without weights.
     return sum(0.5 * p.pow(2).sum()
-               for name, p in model.structural.named_parameters()
+               for name, p in structural.named_parameters()
                if not name.endswith('bias'))
 
 
@@ -207,6 +210,9 @@ def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
              eval_every: int) -> Tuple[float, np.ndarray, np.ndarray]:
     """Train on snapshots ``0..t``, evaluate on ``t + 1``; returns the
     best-validation epoch's ``(test AUC, test scores, test labels)``."""
+    if epochs < 1 or eval_every < 1:
+        raise ValueError(f"epochs and eval_every must be positive (got "
+                         f"{epochs} and {eval_every})")
     from gat_zoo import create_model
     from gat_zoo.nn.functional import sparse_features
     torch.manual_seed(seed * 1000 + t)
@@ -249,7 +255,8 @@ def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
     opt = torch.optim.Adam(model.parameters(), lr=cfg['lr'])
     x = sparse_features(torch.eye(N))  # one-hot ids as a sparse product
     k = cfg['neg_samples']
-    best = (-1.0, 0.0, None, None)
+    best: Tuple[float, float, Optional[np.ndarray], Optional[np.ndarray]] = (
+        -1.0, 0.0, None, None)
     for epoch in range(1, epochs + 1):
         model.train()
         pairs = [context_pairs(walks[s], cfg['pairs_per_node'],
@@ -286,11 +293,13 @@ def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
             val, test, p, y = link_auc(e_t, split)
             if val > best[0]:
                 best = (val, test, p, y)
-    return best[1], best[2], best[3]
+    # The last epoch always evaluates and any AUC beats -1, so the arrays
+    # are set whenever epochs >= 1.
+    return best[1], cast(np.ndarray, best[2]), cast(np.ndarray, best[3])
 
 
 def run_seed(graph, seed: int, cfg: dict, epochs: int, eval_every: int,
-             steps: Optional[Sequence[int]] = None) -> Dict[str, float]:
+             steps: Optional[Sequence[int]] = None) -> Dict[str, Any]:
     from sklearn.metrics import roc_auc_score
     steps = list(range(graph.num_snapshots - 1)) if steps is None else \
         list(steps)
@@ -355,13 +364,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog='python -m gat_zoo.bench.dynamic',
                                 description=__doc__.split('\n')[0])
     p.add_argument('--dataset', default='Enron,UCI')
-    p.add_argument('--runs', type=int, default=10)
+    p.add_argument('--runs', type=_positive, default=10)
     p.add_argument('--seeds', default=None,
                    help="seeds to run, e.g. '0-4' or '0,3,5-9' (default: "
                    "0..RUNS-1); lets several processes share one results "
                    "file")
-    p.add_argument('--epochs', type=int, default=200)
-    p.add_argument('--eval-every', type=int, default=1)
+    p.add_argument('--epochs', type=_positive, default=200)
+    p.add_argument('--eval-every', type=_positive, default=1)
     p.add_argument('--steps', default=None,
                    help='comma-separated time steps t (default: all)')
     p.add_argument('--noise', choices=('degree', 'uniform'),

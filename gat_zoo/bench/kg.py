@@ -24,7 +24,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -253,7 +253,9 @@ def train_kg(model: torch.nn.Module, data, *, epochs: int,
     ptr = torch.zeros(Q + 1, dtype=torch.long)
     ptr[1:] = torch.cumsum(torch.bincount(answer_of, minlength=Q), 0)
 
-    encoder = list(model.encoder_parameters()) if (
+    # The encode/decode(/encoder_parameters) interface is duck-typed.
+    net: Any = model
+    encoder = list(net.encoder_parameters()) if (
         encoder_weight_decay is not None
         and hasattr(model, 'encoder_parameters')) else []
     enc_ids = {id(p) for p in encoder}
@@ -290,8 +292,8 @@ def train_kg(model: torch.nn.Module, data, *, epochs: int,
             target[rows, cols] = 1.0
             target = (1.0 - label_smoothing) * target + 1.0 / N
             opt.zero_grad()
-            entities = model.encode(None, edge_index, edge_type)
-            logits = model.decode(entities, q)
+            entities = net.encode(None, edge_index, edge_type)
+            logits = net.decode(entities, q)
             loss = F.binary_cross_entropy_with_logits(logits, target)
             loss.backward()
             opt.step()

@@ -334,7 +334,7 @@ class ResultsFile:
         # Scripts with rows of their own kind (link prediction, link-sign
         # prediction, entity classification) pass their columns.
         custom = fields is not None
-        self.fields = tuple(fields) if custom else FIELDS
+        self.fields = tuple(fields) if fields is not None else FIELDS
         if self.format == 'csv' and self.path.is_file():
             header = _read_header(self.path)
             if (not custom and header is not None

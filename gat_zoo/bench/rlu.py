@@ -33,11 +33,14 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from gat_zoo.nn.models.gamlp import GAMLP
 
 __all__ = ['label_input', 'reliable_nodes', 'rlu_config',
            'stage_predictions', 'train_gamlp_rlu']
@@ -82,7 +85,8 @@ def train_gamlp_rlu(data, *, model_kwargs: Dict[str, Any],
                     threshold: float = 0.85, temperature: float = 1.0,
                     gamma: float = 0.1, label_num_hops: int = 9,
                     split: int = 0, device: Optional[torch.device] = None,
-                    name: str = 'gamlp_rlu') -> List[Dict[str, Any]]:
+                    name: str = 'gamlp_recursive'
+                    ) -> List[Dict[str, Any]]:
     """Train GAMLP+RLU; returns one record per stage (``stage``,
     ``val``/``test`` in %, ``best_epoch``, ``epochs_run``,
     ``train_time_s``, ``reliable`` = :math:`|\\mathcal{V}_r|`). The caller
@@ -99,9 +103,9 @@ def train_gamlp_rlu(data, *, model_kwargs: Dict[str, Any],
     teacher = reliable = None
     records = []
     for stage in range(num_stages):
-        model = create_model(name, data.num_features, data.num_classes,
-                             **{**model_kwargs, 'use_labels': True}).to(
-                                 device)
+        model = cast('GAMLP', create_model(
+            name, data.num_features, data.num_classes,
+            **{**model_kwargs, 'use_labels': True}).to(device))
         y0 = label_input(y, train_mask, data.num_classes, teacher, reliable)
         with torch.no_grad():
             model.set_label_input(model.propagate_labels(

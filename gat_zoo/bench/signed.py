@@ -64,7 +64,7 @@ def data_root(root: Optional[str] = None) -> Path:
     if root is None:
         root = os.environ.get('GAT_ZOO_DATA')
     if root is None:
-        root = Path(__file__).resolve().parents[3] / 'shared' / 'data'
+        return Path(__file__).resolve().parents[3] / 'shared' / 'data'
     return Path(root)
 
 
@@ -182,6 +182,7 @@ def train_sigat(split: SignedSplit, seed: int, epochs: int = 100,
     ei, sign = split.train_edge_index, split.train_sign
     model = SiGAT(feature_dim, dim, num_nodes=n)
     pos, neg = signed_neighbour_pairs(ei, sign, n)
+    assert model.embedding is not None  # built with num_nodes
     if official_step_sizes:
         groups = [{'params': [model.embedding.weight], 'lr': 3 * lr},
                   {'params': list(model.conv.parameters()), 'lr': 2 * lr}]

@@ -24,7 +24,17 @@ import math
 import statistics
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    Union,
+)
 
 import torch
 
@@ -103,7 +113,7 @@ def pyg_equivalent(cls: type) -> Optional[type]:
     return other if isinstance(other, type) else None
 
 
-def build_layer(cls: type, in_channels: int, out_channels: int = 32,
+def build_layer(cls: Type[Any], in_channels: int, out_channels: int = 32,
                 heads: int = 8) -> torch.nn.Module:
     """``cls(in_channels, out_channels, heads=heads)``, or
     ``cls(in_channels, heads * out_channels)`` for a layer without heads
@@ -169,7 +179,7 @@ def _op_callable(layer: torch.nn.Module, x: torch.Tensor,
 
 def measure_layer(cls: type, graph: GraphSpec, *, out_channels: int = 32,
                   heads: int = 8, ops: Sequence[str] = OPS, warmup: int = 3,
-                  repeat: int = 10, device: str = 'cpu',
+                  repeat: int = 10, device: Union[str, torch.device] = 'cpu',
                   threads: Optional[int] = None,
                   seed: int = 0) -> Dict[str, Dict[str, Any]]:
     """Measures one layer class in this process.
@@ -273,9 +283,9 @@ def compare_layers(ours: type, graph: GraphSpec, *,
     says which and why.
     """
     pyg = pyg if pyg is not None else pyg_equivalent(ours)
-    kwargs = dict(out_channels=out_channels, heads=heads, ops=tuple(ops),
-                  warmup=warmup, repeat=repeat, device=str(device),
-                  threads=threads)
+    kwargs: Dict[str, Any] = dict(
+        out_channels=out_channels, heads=heads, ops=tuple(ops),
+        warmup=warmup, repeat=repeat, device=str(device), threads=threads)
     measure = measure_isolated if isolate else measure_layer
     results: Dict[str, Any] = {}
     errors = []

@@ -2,7 +2,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    Dict,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeGuard,
+)
 
 import torch
 
@@ -21,7 +30,7 @@ def mean_std(values: Sequence[float]) -> Tuple[float, float]:
     return t.mean().item(), std
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
@@ -177,7 +186,7 @@ def format_speed_table(rows: List[Dict[str, Any]],
             line[7:7] = [ms(r.get('dense_s'))]
             line.insert(-1, mb(r.get('dense_peak_mem_mb')))
         table.append(line)
-    kinds = sorted({r.get('mem_kind') for r in rows if r.get('mem_kind')})
+    kinds = sorted({r['mem_kind'] for r in rows if r.get('mem_kind')})
     notes = ['time: median over repeats after warmup; ratio < 1: ours is '
              'faster / smaller.']
     for kind in kinds:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, TypedDict
 
 import numpy as np
 import torch
@@ -44,6 +44,14 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+class _Best(TypedDict):
+    """The selected epoch of :func:`_fit`."""
+    epoch: int
+    val_score: float
+    val_loss: float
+    test_score: float
 
 
 @dataclass
@@ -211,8 +219,8 @@ def _fit(model, x, edge_index, y, train_mask, val_mask, test_mask, lr,
     optimizer = torch.optim.Adam(model.parameters(), lr=lr,
                                  weight_decay=weight_decay)
 
-    best = {'epoch': -1, 'val_score': -float('inf'), 'val_loss':
-            float('inf'), 'test_score': float('nan')}
+    best: _Best = {'epoch': -1, 'val_score': -float('inf'),
+                   'val_loss': float('inf'), 'test_score': float('nan')}
     best_state = None
     lowest_val_loss, highest_val_score = float('inf'), -float('inf')
     stale = 0

@@ -34,7 +34,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, TypedDict
 
 import numpy as np
 import torch
@@ -68,8 +68,18 @@ def _ints(zf: zipfile.ZipFile, member: str) -> np.ndarray:
     return data
 
 
+class _RawArrays(TypedDict):
+    """What :func:`read_amgcn_raw` returns."""
+    features: np.ndarray
+    labels: np.ndarray
+    edges: np.ndarray
+    knn: Dict[int, np.ndarray]
+    train: Dict[int, np.ndarray]
+    test: Dict[int, np.ndarray]
+
+
 def read_amgcn_raw(name: str, root: Optional[PathLike] = None
-                   ) -> Dict[str, object]:
+                   ) -> _RawArrays:
     """The raw arrays of an AM-GCN zip (cached): ``features`` [N, F]
     float32, ``labels`` [N], ``edges`` [E, 2] (as in the file),
     ``knn`` {k: [E_k, 2]}, ``train`` / ``test`` {rate: ids}."""

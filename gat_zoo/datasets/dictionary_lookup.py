@@ -329,7 +329,7 @@ def dictionary_lookup(
 
     if held_out_pairs:
         num_allowed = int(train_fraction**(1.0 / k) * k * k)
-        allowed = np.zeros(k * k, dtype=bool)
+        allowed: np.ndarray = np.zeros(k * k, dtype=bool)
         allowed[rng.choice(k * k, size=num_allowed, replace=False)] = True
         allowed = allowed.reshape(k, k)  # [key attribute, value]
         in_train = allowed[np.arange(k), values].all(axis=1)

@@ -39,7 +39,8 @@ _PYG_FILES = ('adjM.npz', 'features_0.npz', 'features_1.npz',
 
 #: HAN's meta-paths per dataset: (name, relations) with the relation names
 #: of PyG's HeteroData (IMDB, DBLP); ACM's come precomputed.
-HETERO_METAPATHS: Dict[str, Tuple[str, Tuple[Tuple[str, ...], ...]]] = {
+HETERO_METAPATHS: Dict[
+    str, Tuple[str, Tuple[Tuple[str, Tuple[str, ...]], ...]]] = {
     'IMDB': ('movie', (('MAM', ('movie', 'actor', 'movie')),
                        ('MDM', ('movie', 'director', 'movie')))),
     'DBLP': ('author', (('APA', ('author', 'paper', 'author')),

@@ -286,8 +286,9 @@ def _ogbn_fileset(name: str, meta: Dict[str, str]) -> FileSet:
                                 'raw/species.csv.gz'))
                 else:
                     raw.append(f'raw/{extra}.csv.gz')
-    split = [f"split/{meta['split']}/{s}.csv.gz"
-             for s in ('train', 'valid', 'test')]
+    split: List[Union[str, Tuple[str, ...]]] = [
+        f"split/{meta['split']}/{s}.csv.gz" for s in ('train', 'valid',
+                                                      'test')]
     return FileSet(name, (f'ogb/{dir_name}', ), f'ogb/{dir_name}',
                    f'ogb/{dir_name}', tuple(raw + split),
                    optional=('RELEASE_v*.txt', 'mapping/*'))

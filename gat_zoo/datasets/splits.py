@@ -107,11 +107,12 @@ def random_node_splits(y: Tensor, train_ratio: float, val_ratio: float, *,
             val[members[n_train:n_train + n_val], s] = True
             test[members[n_train + n_val:], s] = True
         if rule == 'balanced':
-            rest = torch.cat(rest) if rest else torch.empty(0, dtype=torch.long)
-            rest = rest[torch.randperm(rest.numel(), generator=gen)]
+            pool = (torch.cat(rest) if rest else
+                    torch.empty(0, dtype=torch.long))
+            pool = pool[torch.randperm(pool.numel(), generator=gen)]
             n_val = int(round(val_ratio * num_labelled))
-            val[rest[:n_val], s] = True
-            test[rest[n_val:], s] = True
+            val[pool[:n_val], s] = True
+            test[pool[n_val:], s] = True
     return train, val, test
 
 

@@ -233,8 +233,8 @@ def check_edge_type(edge_type: Optional[Tensor], num_edges: int,
             raise ValueError(f"'edge_type' is on {edge_type.device} but the "
                              f"graph is on {device}")
         if num_edges:
-            low, high = torch.aminmax(edge_type)
-            low, high = int(low), int(high)
+            lo, hi = torch.aminmax(edge_type)
+            low, high = int(lo), int(hi)
             if low < 0 or high >= num_relations:
                 raise ValueError(
                     f"'edge_type' must lie in [0, num_relations) = "

@@ -10,7 +10,7 @@ import os
 import weakref
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Hashable, Optional, Sequence, Tuple, Union
+from typing import Any, Hashable, Literal, Optional, Sequence, Tuple, Union
 
 __all__ = ['ObjectCache', 'disk_cache_dir', 'tensor_version']
 
@@ -88,7 +88,7 @@ class ObjectCache:
         return ObjectCache(self.size)
 
 
-def disk_cache_dir(disk_cache: Union[bool, str, os.PathLike],
+def disk_cache_dir(disk_cache: Union[Literal[True], str, os.PathLike],
                    name: str) -> Path:
     """The folder of an on-disk cache: ``<gat_zoo cache>/<name>`` for
     :obj:`True`, else the given path."""

@@ -14,7 +14,7 @@ cost is the number of path instances rather than :math:`N^2`.
 """
 from __future__ import annotations
 
-from typing import Dict, Mapping, Sequence, Tuple, Union
+from typing import Dict, Mapping, Sequence, Tuple, Union, cast
 
 import torch
 from torch import Tensor
@@ -97,7 +97,7 @@ def metapath_adjacency(
         raise ValueError("A meta-path needs at least one relation")
     product = None
     for step, edge_type in enumerate(metapath):
-        edge_type = tuple(edge_type)
+        edge_type = cast(EdgeType, tuple(edge_type))  # length checked next
         if len(edge_type) != 3:
             raise ValueError(f"Meta-path step {step} must be a (src_type, "
                              f"relation, dst_type) triple (got "
@@ -125,6 +125,7 @@ def metapath_adjacency(
             product = product @ matrix
         else:
             product = torch.sparse.mm(product, matrix).coalesce()
+    assert product is not None  # the meta-path is not empty
     if WITH_TORCH_SPARSE:
         row, col, value = product.coo()
         if value is None:

@@ -192,6 +192,7 @@ def _decompose(edge_index: Tensor, num_nodes: int, num_hops: int,
             if y is None:
                 total += x
             else:
+                assert adj_w is not None  # y is set only with adj_w
                 y = adj_w @ y
                 total += y
         if skipped is not None:

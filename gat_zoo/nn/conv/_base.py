@@ -59,7 +59,8 @@ def _is_sparse_tensor(adj: Any) -> bool:
     return isinstance(adj, SparseTensor) and not isinstance(adj, Tensor)
 
 
-def edge_index_of(adjacency: Any, num_nodes: int, device: torch.device
+def edge_index_of(adjacency: Any, num_nodes: int,
+                  device: Optional[torch.device]
                   ) -> Tuple[Tensor, OptTensor]:
     """``([2, E] int64 (source, target) index, the adjacency's values or
     None)`` from any supported layout (``edge_index``, ``EdgeIndex``,
@@ -139,7 +140,8 @@ def check_model_input(x: Any, edge_index: Any,
 
 
 def weighted_edges_of(adjacency: Any, num_nodes: int, edge_weight: Any,
-                      device: torch.device) -> Tuple[Tensor, OptTensor]:
+                      device: Optional[torch.device]
+                      ) -> Tuple[Tensor, OptTensor]:
     """``(index [2, E], edge_weight [E] or None)``: :func:`edge_index_of`
     plus the edge weights of layers that take them: the given
     ``edge_weight``, checked against the edge count, or else the
@@ -189,7 +191,9 @@ class AttentionConv(MessagePassing):
         """GAT's bias-free Glorot projections: one shared ``lin`` for a
         single input size, ``lin_src``/``lin_dst`` for a pair (PyG's
         parameter names, so that state dicts carry over)."""
-        self.lin = self.lin_src = self.lin_dst = None
+        self.lin: Optional[Linear] = None
+        self.lin_src: Optional[Linear] = None
+        self.lin_dst: Optional[Linear] = None
         if isinstance(in_channels, int):
             self.lin = Linear(in_channels, width, bias=False,
                               weight_initializer='glorot')
@@ -394,12 +398,13 @@ class AttentionConv(MessagePassing):
                          size: Optional[Tuple[int, int]]) -> Tensor:
         """Edge features of the fused graph's edges, in the caller's order
         (the self-loops' features filled in as the reference path does)."""
+        attr: Optional[Tensor] = edge_attr
         if getattr(self, 'add_self_loops', False):
-            _, edge_attr = self._with_self_loops(
+            _, attr = self._with_self_loops(
                 edge_index, edge_attr, self._loop_count(x_src, x_dst, size),
                 self.fill_value)
-        assert edge_attr is not None
-        return edge_attr.view(-1, 1) if edge_attr.dim() == 1 else edge_attr
+        assert attr is not None
+        return attr.view(-1, 1) if attr.dim() == 1 else attr
 
     def _fused_output(self, graph: CSRGraph, alpha: Tensor, h_src: Tensor,
                       res: Optional[Tensor], adjacency: Any,

@@ -178,7 +178,7 @@ class ACMConv(AttentionConv):
         self.scale = float(scale)
         self.add_self_loops = add_self_loops
         # W_L, W_H, W_I side by side: one product for the three channels.
-        self.lin = Linear(in_channels, 3 * out_channels, bias=False)
+        self.lin: Linear = Linear(in_channels, 3 * out_channels, bias=False)
         self.att = Parameter(torch.empty(3, out_channels))   # w~_L, _H, _I
         self.mix = Parameter(torch.empty(3, 3))              # W_Mix
         self.norms = (ModuleList([LayerNorm(out_channels) for _ in range(3)])
@@ -265,7 +265,9 @@ class ACMConv(AttentionConv):
         return self.propagate(index, x=z, weight=prop.weight.to(z.dtype),
                               size=(prop.num_nodes, prop.num_nodes))
 
-    def _fusable(self, x: Tensor) -> bool:
+    # Deliberately narrower than the base's (edge_index, x_src): only the
+    # features' device matters here.
+    def _fusable(self, x: Tensor) -> bool:  # type: ignore[override]
         """Whether to apply the filter as a sparse product: unless the
         device mode forbids it or something observes the message-passing
         steps (PyG hooks, explain mode, decomposed layers)."""

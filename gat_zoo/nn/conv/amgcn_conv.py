@@ -3,7 +3,7 @@ Zhu, Bo, Cui, Shi, Pei, KDD 2020), :class:`AMGCNConv`, and the kNN feature
 graph it runs on (:func:`knn_feature_graph`)."""
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -236,7 +236,9 @@ class AMGCNConv(AttentionConv):
             self_loops='remaining', edge_weight=weight, dtype=dtype,
             cache=weight is None, cache_key=edge_index)
 
-    def _fusable(self, x: Tensor) -> bool:
+    # Deliberately narrower than the base's (edge_index, x_src): only the
+    # features' device matters here.
+    def _fusable(self, x: Tensor) -> bool:  # type: ignore[override]
         if not fused_allowed(x.device):
             return False
         if self.decomposed_layers > 1 or self.explain:
@@ -287,7 +289,7 @@ class AMGCNConv(AttentionConv):
         omega = self.att_q(torch.tanh(self.att_lin(stacked))).squeeze(-1)
         alpha = torch.softmax(omega, dim=1)                    # [N, 3]
         out = (alpha.unsqueeze(-1) * stacked).sum(dim=1)
-        result = [out]
+        result: List[Any] = [out]
         if return_attention_weights:
             result.append({'view': alpha})
         if return_views:

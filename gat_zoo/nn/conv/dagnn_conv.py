@@ -152,7 +152,9 @@ class DAGNNConv(AttentionConv):
             return out, {'hop': scores}
         return out
 
-    def _fusable(self, x: Tensor) -> bool:
+    # Deliberately narrower than the base's (edge_index, x_src): only the
+    # features' device matters here.
+    def _fusable(self, x: Tensor) -> bool:  # type: ignore[override]
         """Whether to apply the operator as a sparse product: unless the
         device mode forbids it or something observes the message-passing
         steps (PyG hooks, explain mode, decomposed layers). Every adjacency

@@ -181,8 +181,8 @@ class DySATStructuralConv(HeadwiseAttentionConv):
         self.add_self_loops = add_self_loops
         self.normalize = normalize
         self.act = act
-        self.lin = Linear(in_channels, heads * out_channels, bias=False,
-                          weight_initializer='glorot')
+        self.lin: Linear = Linear(in_channels, heads * out_channels,
+                                  bias=False, weight_initializer='glorot')
         self.att_src = Parameter(torch.empty(1, heads, out_channels))
         self.att_dst = Parameter(torch.empty(1, heads, out_channels))
         self.res = (Linear(in_channels, heads * out_channels, bias=False,

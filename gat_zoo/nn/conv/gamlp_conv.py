@@ -4,7 +4,7 @@ hop attention :class:`HopAttention` it combines the hops with."""
 from __future__ import annotations
 
 import os
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Tuple, Union, cast
 
 import numpy as np
 import torch
@@ -248,7 +248,9 @@ class HopAttention(torch.nn.Module):
         assert self.jk is not None
         for i, (lin, act) in enumerate(zip(self.jk, self.jk_act)):
             if i == 0:
-                h = first if first is not None else lin(torch.cat(hops, -1))
+                # ``hops`` is given whenever ``first`` is not.
+                h = first if first is not None else lin(
+                    torch.cat(cast(List[Tensor], hops), -1))
             else:
                 h = lin(h)
             h = F.dropout(act(h), p=self.jk_dropout, training=self.training)
@@ -601,7 +603,7 @@ class GAMLPConv(MessagePassing):
         ref = proj[..., 1] if proj.size(-1) > 1 else own
         jk_first = None
         if att.jk is not None:
-            lin = att.jk[0]
+            lin = cast(Linear, att.jk[0])
             h = lin.weight.size(0)
             w = lin.weight.view(h, K + 1, att.channels).permute(2, 1, 0)
             parts = (x @ w.reshape(att.channels, (K + 1) * h).to(

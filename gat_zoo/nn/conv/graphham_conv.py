@@ -211,8 +211,8 @@ class GraphHAMConv(AttentionConv):
         self.group_residual = group_residual
         self.fill_value = 'mean'
 
-        self.lin = Linear(in_channels, out_channels, bias=False,
-                          weight_initializer='glorot')
+        self.lin: Linear = Linear(in_channels, out_channels, bias=False,
+                                  weight_initializer='glorot')
         self.groups = Parameter(torch.empty(num_groups, out_channels))
         self.att_src = Parameter(torch.empty(1, out_channels))
         self.att_dst = Parameter(torch.empty(1, out_channels))

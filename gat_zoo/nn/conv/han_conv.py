@@ -2,7 +2,17 @@ r"""HAN's hierarchical attention layer: node-level attention within each
 meta-path graph, then semantic-level attention across meta-paths."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Union,
+    cast,
+)
 
 import torch
 import torch.nn.functional as F
@@ -152,6 +162,7 @@ class HANConv(AttentionConv):
                              "input) and 'num_metapaths' (a list of "
                              "meta-path graphs)")
         if metadata is None:
+            assert num_metapaths is not None  # exactly one is given
             if int(num_metapaths) < 1:
                 raise ValueError(f"'num_metapaths' must be at least 1 (got "
                                  f"{num_metapaths})")
@@ -160,7 +171,7 @@ class HANConv(AttentionConv):
                           for k in range(int(num_metapaths))]
         else:
             node_types = list(metadata[0])
-            edge_types = [tuple(e) for e in metadata[1]]
+            edge_types = [cast(EdgeType, tuple(e)) for e in metadata[1]]
             for src, rel, dst in edge_types:
                 if src not in node_types or dst not in node_types:
                     raise ValueError(f"Edge type {(src, rel, dst)} names a "
@@ -325,13 +336,13 @@ class HANConv(AttentionConv):
             semantic[dst] = (tuple(e for e, _ in items), beta)
 
         if self.homogeneous:
-            out = out_dict[_NODE]
-            assert out is not None
+            node_out = out_dict[_NODE]
+            assert node_out is not None
             if return_attention_weights:
-                return out, {
+                return node_out, {
                     'node': [node_attention[e] for e in self.edge_types],
                     'semantic': semantic[_NODE][1]}
-            return out
+            return node_out
         if return_attention_weights:
             return out_dict, {'node': node_attention, 'semantic': semantic}
         return out_dict

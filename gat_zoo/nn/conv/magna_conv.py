@@ -206,8 +206,8 @@ class MAGNAConv(HeadwiseAttentionConv):
         self.shared_attention_projection = shared_attention_projection
 
         width = heads * out_channels
-        self.lin = Linear(in_channels, width, bias=False,
-                          weight_initializer='glorot')
+        self.lin: Linear = Linear(in_channels, width, bias=False,
+                                  weight_initializer='glorot')
         if shared_attention_projection:
             self.lin_head = self.lin_tail = None
         else:

@@ -147,7 +147,7 @@ class _PPRMixin:
                     size: Size) -> _PPRSource:
         name = type(self).__name__
         num_src = x_src.size(0) if size is None else int(size[0])
-        num_dst = num_src
+        num_dst: Optional[int] = num_src
         if bipartite:
             num_dst = (int(size[1]) if size is not None else
                        x_dst.size(0) if x_dst is not None else None)
@@ -460,7 +460,9 @@ class PPRGATConv(_PPRMixin, GATConv):
         if getattr(self, 'att_ppr', None) is not None:
             glorot(self.att_ppr)
 
-    def forward(
+    # 'ppr' takes the base's third positional place (edge_attr moves to
+    # the end) by design.
+    def forward(  # type: ignore[override]
         self,
         x: Union[Tensor, OptPairTensor],
         edge_index: Adj,
@@ -611,7 +613,9 @@ class PPRGATv2Conv(_PPRMixin, GATv2Conv):
         if getattr(self, 'att_ppr', None) is not None:
             glorot(self.att_ppr)
 
-    def forward(
+    # 'ppr' takes the base's third positional place (edge_attr moves to
+    # the end) by design.
+    def forward(  # type: ignore[override]
         self,
         x: Union[Tensor, OptPairTensor],
         edge_index: Adj,

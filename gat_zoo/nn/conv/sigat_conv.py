@@ -198,7 +198,8 @@ class SiGATConv(AttentionConv):
 
         M, C = self.num_motifs, self.motif_channels
         # All M projections W_m stacked into one [M * C, F] weight.
-        self.lin = torch.nn.Linear(in_channels, M * C, bias=bias)
+        self.lin: torch.nn.Linear = torch.nn.Linear(in_channels, M * C,
+                                                    bias=bias)
         self.att_dst = Parameter(torch.empty(1, M, C))  # a_m, centre half
         self.att_src = Parameter(torch.empty(1, M, C))  # a_m, neighbour half
         self.mlp_hidden = torch.nn.Linear(in_channels + M * C,

@@ -183,8 +183,8 @@ class SPAGANConv(AttentionConv):
         self.dropout = dropout
         self.add_self_paths = add_self_paths
 
-        self.lin = Linear(in_channels, heads * out_channels, bias=False,
-                          weight_initializer='glorot')
+        self.lin: Linear = Linear(in_channels, heads * out_channels,
+                                  bias=False, weight_initializer='glorot')
         # a_c = [att_path[c]; att_center[c]] and b = [att_len; att_len_center]
         self.att_path = Parameter(torch.empty(self.max_hops, heads,
                                               out_channels))

@@ -214,8 +214,8 @@ class SuperGATConv(AttentionConv):
         self.is_undirected = is_undirected
         self.fill_value = None  # self-loops carry no edge features here
 
-        self.lin = Linear(in_channels, heads * out_channels, bias=False,
-                          weight_initializer='glorot')
+        self.lin: Linear = Linear(in_channels, heads * out_channels,
+                                  bias=False, weight_initializer='glorot')
 
         if kind in ('GO', 'MX'):
             self.att_l = Parameter(torch.empty(1, heads, out_channels))

@@ -173,11 +173,11 @@ class UAGConv(AttentionConv):
                     value < 1):
                 raise ValueError(f"'{name}' must be a positive int (got "
                                  f"{value!r})")
-        for name, value in (('mc_dropout', mc_dropout),
-                            ('dropout', dropout)):
-            if not 0.0 <= float(value) < 1.0:
+        for name, rate in (('mc_dropout', mc_dropout),
+                           ('dropout', dropout)):
+            if not 0.0 <= float(rate) < 1.0:
                 raise ValueError(f"'{name}' must lie in [0, 1) (got "
-                                 f"{value!r})")
+                                 f"{rate!r})")
         if float(alpha_tau) < 0:
             raise ValueError(f"'alpha_tau' must be non-negative (got "
                              f"{alpha_tau!r})")
@@ -191,8 +191,8 @@ class UAGConv(AttentionConv):
         self.add_self_loops = add_self_loops
         self.uncertainty_aware = uncertainty_aware
         self.eps = eps
-        self.lin = Linear(in_channels, out_channels, bias=False,
-                          weight_initializer='glorot')
+        self.lin: Linear = Linear(in_channels, out_channels, bias=False,
+                                  weight_initializer='glorot')
         self.att_src = Parameter(torch.empty(1, out_channels))
         self.att_dst = Parameter(torch.empty(1, out_channels))
         self.bias = Parameter(torch.empty(out_channels)) if bias else None

@@ -2,7 +2,7 @@
 NeurIPS 2022)."""
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -72,9 +72,9 @@ class ACMGCN(torch.nn.Module):
         self.out_channels = out_channels
         self.dropout = dropout
         self.to_undirected = to_undirected
-        kwargs = dict(variant=variant, normalization=normalization,
-                      temperature=temperature, scale=scale,
-                      layer_norm=layer_norm)
+        kwargs: Dict[str, Any] = dict(
+            variant=variant, normalization=normalization,
+            temperature=temperature, scale=scale, layer_norm=layer_norm)
         self.conv1 = ACMConv(in_channels, hidden_channels, **kwargs)
         self.conv2 = ACMConv(hidden_channels, out_channels, **kwargs)
         self._undirected_cache = ObjectCache(size=1)

@@ -15,7 +15,7 @@ embedding width is ``structural_heads * out_channels`` (paper: 16 x 8 =
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import torch
 import torch.nn.functional as F
@@ -134,7 +134,9 @@ class DySAT(torch.nn.Module):
         ``pairs``) all embeddings ``[N, T, D]``."""
         result = self.embed(x, snapshots, edge_weight,
                             return_attention_weights)
-        emb, att = (result if return_attention_weights else (result, None))
+        # embed returns the pair exactly when attention weights are asked.
+        emb, att = cast(Tuple[Tensor, Optional[Dict[str, Any]]],
+                        result if return_attention_weights else (result, None))
         if pairs is not None:
             pairs = check_pairs(pairs, emb.size(0), emb.device)
             last = emb[:, -1]

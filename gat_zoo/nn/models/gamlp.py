@@ -93,6 +93,7 @@ class InitialResidualMLP(torch.nn.Module):
         h0 = h
         last = len(self.layers) - 1
         for i in range(1, len(self.layers)):
+            assert self.prelu is not None  # set when num_layers > 1
             h = F.dropout(self.prelu(h), p=self.dropout,
                           training=self.training)
             if i == last:
@@ -276,10 +277,11 @@ class GAMLP(torch.nn.Module):
                               jk_layers=jk_layers, jk_dropout=dropout,
                               add_self_loops=add_self_loops)
         if pre_process:
-            self.process = torch.nn.ModuleList(
-                _FeedForward(in_channels, hidden_channels, hidden_channels,
-                             2, dropout, batch_norm)
-                for _ in range(num_hops + 1))
+            self.process: Optional[torch.nn.ModuleList] = (
+                torch.nn.ModuleList(
+                    _FeedForward(in_channels, hidden_channels,
+                                 hidden_channels, 2, dropout, batch_norm)
+                    for _ in range(num_hops + 1)))
             # The attention acts on the processed hops.
             self.conv.hop_attention = HopAttention(
                 width, num_hops, attention=attention, activation=activation,
@@ -288,8 +290,9 @@ class GAMLP(torch.nn.Module):
         else:
             self.process = None
         if residual:
-            self.res = torch.nn.Linear(in_channels, width)
-            self.res_act = torch.nn.PReLU()
+            self.res: Optional[torch.nn.Linear] = torch.nn.Linear(
+                in_channels, width)
+            self.res_act: Optional[torch.nn.PReLU] = torch.nn.PReLU()
         else:
             self.res = self.res_act = None
         self.mlp = InitialResidualMLP(width, hidden_channels, out_channels,
@@ -399,6 +402,7 @@ class GAMLP(torch.nn.Module):
         else:
             h, weight = self.conv.hop_attention(feats, ref)
         if self.res is not None:
+            assert self.res_act is not None  # set together with res
             h = F.dropout(self.res_act(h + self.res(hops[0].to(h.dtype))),
                           p=self.dropout, training=self.training)
         out = self.mlp(h)

@@ -2,7 +2,7 @@
 GATv2) and the GCN baseline they are compared with."""
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -139,7 +139,8 @@ class GCN(torch.nn.Module):
             conv.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Adj) -> Tensor:
-        check_model_input(x, edge_index, self.convs[0].in_channels)
+        check_model_input(x, edge_index,
+                          cast(GCNConv, self.convs[0]).in_channels)
         for i, conv in enumerate(self.convs):
             x = F.dropout(x, p=self.dropout, training=self.training)
             x = conv(x, edge_index)

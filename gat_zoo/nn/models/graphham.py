@@ -2,7 +2,7 @@
 Blaser, Wang, WSDM 2022), with its unsupervised training objective."""
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union, cast
 
 import torch
 import torch.nn.functional as F
@@ -237,7 +237,8 @@ class GraphHAM(torch.nn.Module):
         r""":math:`P^{(l)}` ``[K_l, K_{l+1}]`` (``layer`` = :math:`l`,
         0-based): where layer ``layer``'s groups sit among the next
         layer's groups."""
-        lower, upper = self.convs[layer], self.convs[layer + 1]
+        lower = cast(GraphHAMConv, self.convs[layer])
+        upper = cast(GraphHAMConv, self.convs[layer + 1])
         placed = upper.lin(F.elu(lower.groups))
         return upper.membership_logits(placed).softmax(dim=-1)
 
@@ -269,7 +270,7 @@ class GraphHAM(torch.nn.Module):
         plain = _plain_edge_index(edge_index)
         ctx = x.new_zeros(())
         for layer, (h, rec) in enumerate(zip(states, records)):
-            u = rec.membership @ self.convs[layer].groups
+            u = rec.membership @ cast(GraphHAMConv, self.convs[layer]).groups
             if positives is None:
                 pos = context_pairs(plain, N, layer + 1, self.walks_per_node,
                                     generator=generator)

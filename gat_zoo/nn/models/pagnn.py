@@ -9,7 +9,7 @@ representation, not a number of classes.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -124,8 +124,9 @@ class _Direction(torch.nn.Module):
     def __init__(self, channels: int, num_hops: int, heads: int,
                  negative_slope: float, attention_dropout: float):
         super().__init__()
-        conv = dict(heads=heads, concat=False, negative_slope=negative_slope,
-                    dropout=attention_dropout, add_self_loops=False)
+        conv: Dict[str, Any] = dict(
+            heads=heads, concat=False, negative_slope=negative_slope,
+            dropout=attention_dropout, add_self_loops=False)
         C = channels
         self.broadcast_convs = torch.nn.ModuleList(
             PaGNNConv(C, C, **conv) for _ in range(num_hops))
@@ -217,7 +218,9 @@ class _Direction(torch.nn.Module):
         hid, cell = h0.new_zeros(P, C), h0.new_zeros(P, C)
         for level, (conv, gate) in enumerate(
                 zip(self.aggregate_convs, self.aggregate_gates), start=1):
-            edge_index, loops = edges[level]
+            entry = edges[level]
+            assert entry is not None  # set for levels 1..K above
+            edge_index, loops = entry
             t = conv((t, t[loops]), edge_index)
             t_r = t[torch.searchsorted(levels[level], pair_keys)]
             hid, cell = gate(torch.cat([t_r, y], -1), (hid, cell))

@@ -1,7 +1,7 @@
 """PPRGAT: GAT layers whose attention also sees personalised PageRank."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union, cast
 
 from torch import Tensor
 
@@ -63,7 +63,10 @@ class PPRGAT(GAT):
         0`)."""
         if self.penalty_weight == 0:
             return None
-        total = sum(conv.attention_penalty() for conv in self.convs)
+        # A tensor: GAT has at least one layer (num_layers >= 1).
+        total = cast(Tensor, sum(
+            cast(Union[PPRGATConv, PPRGATv2Conv], conv).attention_penalty()
+            for conv in self.convs))
         return self.penalty_weight * total
 
 

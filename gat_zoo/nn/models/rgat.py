@@ -2,7 +2,7 @@
 (WIRGAT and ARGAT) and the RGCN baseline they are compared with."""
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -190,7 +190,7 @@ class RGCN(torch.nn.Module):
     def forward(self, x: OptTensor, edge_index: Adj,
                 edge_type: OptTensor = None) -> Tensor:
         # PyG's RGCN layers index with these ids unchecked: validate here.
-        first = self.convs[0]
+        first = cast(RGCNConv, self.convs[0])  # or FastRGCNConv
         if x is not None and x.is_floating_point():
             check_model_input(x, edge_index, first.in_channels)
             num_nodes = x.size(0)

@@ -2,7 +2,16 @@
 those paths."""
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Optional,
+    Tuple,
+    cast,
+)
 
 import torch
 import torch.nn.functional as F
@@ -94,6 +103,9 @@ class SPAGAN(torch.nn.Module):
             SPAGAN from a fresh initialisation. (default: :obj:`True`)
     """
 
+    #: The stage-1 GAT, kept in ``__dict__`` (not a submodule).
+    gat: Optional[GAT]
+
     def __init__(self, in_channels: int, out_channels: int,
                  hidden_channels: int = 8, heads: int = 8,
                  out_heads: int = 1, dropout: float = 0.6,
@@ -113,10 +125,10 @@ class SPAGAN(torch.nn.Module):
         self.path_ratio = path_ratio
         self.path_rounds = int(path_rounds)
         self.warm_start = bool(warm_start)
-        self._gat_kwargs = dict(hidden_channels=hidden_channels,
-                                heads=heads, out_heads=out_heads,
-                                num_layers=2, dropout=dropout,
-                                negative_slope=negative_slope, conv=GATConv)
+        self._gat_kwargs: Dict[str, Any] = dict(
+            hidden_channels=hidden_channels, heads=heads, out_heads=out_heads,
+            num_layers=2, dropout=dropout, negative_slope=negative_slope,
+            conv=GATConv)
         # The stage-1 GAT is a helper, not part of the network: it is built
         # and trained by fit_stages() (kept out of parameters() and the
         # state dict, so every parameter of SPAGAN is used by forward()).
@@ -165,7 +177,8 @@ class SPAGAN(torch.nn.Module):
         length-1 path attention (:math:`\mathbf{a}_1 = [\mathbf{a}_{src}
         \Vert \mathbf{a}_{dst}]`: the path end is the GAT's source, the
         center its target)."""
-        for conv, gat_conv in zip((self.conv1, self.conv2), gat.convs):
+        for conv, gat_conv in zip((self.conv1, self.conv2),
+                                  cast(Iterable[GATConv], gat.convs)):
             if gat_conv.lin is None or gat_conv.lin.weight.shape != \
                     conv.lin.weight.shape:
                 raise ValueError(f"load_gat_weights: the GAT's layers do "

@@ -1,7 +1,7 @@
 """SuperGAT: GAT layers whose attention is also trained to predict edges."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, cast
 
 from torch import Tensor
 
@@ -71,7 +71,9 @@ class SuperGAT(GAT):
         forward (:obj:`None` when :math:`\lambda_E = 0`)."""
         if self.attention_loss_weight == 0:
             return None
-        total = sum(conv.get_attention_loss() for conv in self.convs)
+        # A tensor: GAT has at least one layer (num_layers >= 1).
+        total = cast(Tensor, sum(cast(SuperGATConv, conv).get_attention_loss()
+                                 for conv in self.convs))
         return self.attention_loss_weight * total
 
     def __repr__(self) -> str:

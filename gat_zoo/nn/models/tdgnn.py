@@ -3,7 +3,7 @@ propagation, as TDGNN-s (sum of layers) and TDGNN-w (learned per-layer
 weights)."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -148,7 +148,9 @@ class TDGNN(torch.nn.Module):
         for coefficient, params in zip(self.group_weight_decay, groups):
             if coefficient == 0.0 or not params:
                 continue
-            term = 0.5 * coefficient * sum(p.pow(2).sum() for p in params)
+            # ``params`` is not empty, so the sum is a tensor.
+            term = 0.5 * coefficient * cast(
+                Tensor, sum(p.pow(2).sum() for p in params))
             total = term if total is None else total + term
         return total
 

@@ -57,9 +57,9 @@ class UAG(torch.nn.Module):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = out_channels
-        kw = dict(alpha_tau=alpha_tau, beta_tau=beta_tau, mc_dropout=dropout,
-                  dropout=attention_dropout,
-                  uncertainty_aware=uncertainty_aware)
+        kw: Dict[str, Any] = dict(
+            alpha_tau=alpha_tau, beta_tau=beta_tau, mc_dropout=dropout,
+            dropout=attention_dropout, uncertainty_aware=uncertainty_aware)
         self.conv1 = UAGConv(in_channels, hidden_channels, **kw)
         self.conv2 = UAGConv(hidden_channels, out_channels, **kw)
 

@@ -428,3 +428,11 @@ def test_dynamic_cli_seeds_and_resume(tmp_path, monkeypatch):
     assert sorted(int(r['seed']) for r in rows) == [0, 1, 2, 3]
     assert rows[0]['micro_auc'] == '71.0000'
     assert (tmp_path / 'r.txt').exists()
+
+
+def test_dynamic_bench_needs_positive_epochs(tmp_path):
+    from gat_zoo.bench.dynamic import main, run_step
+    with pytest.raises(ValueError, match='must be positive'):
+        run_step(None, 0, 0, {}, 0, 1)
+    with pytest.raises(SystemExit):
+        main(['--epochs', '0', '--root', str(tmp_path)])

@@ -401,8 +401,7 @@ def test_rlu_stages_end_to_end():
         data, model_kwargs=dict(hidden_channels=8, num_hops=2, num_layers=2,
                                 label_num_layers=2),
         train_kwargs=dict(lr=0.01, weight_decay=0.0, epochs=8),
-        num_stages=2, threshold=0.0, label_num_hops=2,
-        name='gamlp_recursive')
+        num_stages=2, threshold=0.0, label_num_hops=2)
     assert [r['stage'] for r in records] == [1, 2]
     assert records[0]['reliable'] == 0
     num_train = int(data.train_mask.sum())
