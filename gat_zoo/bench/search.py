@@ -82,14 +82,16 @@ def parse_grid(items: Sequence[str]) -> Dict[str, List[Any]]:
                              f"key=v1,v2,...")
         if key in grid:
             raise ValueError(f"Grid key {key!r} given twice")
-        parsed = []
-        for text in values.split(','):
-            try:
-                parsed.append(_parse_value(text))
-            except ValueError:
-                parsed.append(text.strip())
-        grid[key] = parsed
+        grid[key] = [_value(text) for text in values.split(',')]
     return grid
+
+
+def _value(text: str) -> Any:
+    """A number or boolean where the text is one, else the text."""
+    try:
+        return _parse_value(text)
+    except ValueError:
+        return text.strip()
 
 
 def parse_point(item: str) -> Dict[str, Any]:
@@ -104,10 +106,7 @@ def parse_point(item: str) -> Dict[str, Any]:
                              f"key=value,key=value,...")
         if key in point:
             raise ValueError(f"Point {item!r} sets {key!r} twice")
-        try:
-            point[key] = _parse_value(text)
-        except ValueError:
-            point[key] = text.strip()
+        point[key] = _value(text)
     return point
 
 
