@@ -39,7 +39,7 @@ import json
 import statistics
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -75,15 +75,22 @@ def parse_grid(items: Sequence[str]) -> Dict[str, List[Any]]:
     'num_layers': [2, 3]}`` (numbers and booleans parsed, else strings)."""
     grid: Dict[str, List[Any]] = {}
     for item in items:
-        key, sep, values = item.partition('=')
-        key = key.strip()
-        if not sep or not key or not values.strip():
-            raise ValueError(f"Bad grid item {item!r}; expected "
-                             f"key=v1,v2,...")
+        key, values = _assignment(item, item, 'grid item', 'key=v1,v2,...')
         if key in grid:
             raise ValueError(f"Grid key {key!r} given twice")
         grid[key] = [_value(text) for text in values.split(',')]
     return grid
+
+
+def _assignment(part: str, item: str, kind: str,
+                expected: str) -> Tuple[str, str]:
+    """``'key=text'`` -> ``('key', 'text')``, or an error naming
+    ``item``."""
+    key, sep, text = part.partition('=')
+    key = key.strip()
+    if not sep or not key or not text.strip():
+        raise ValueError(f"Bad {kind} {item!r}; expected {expected}")
+    return key, text
 
 
 def _value(text: str) -> Any:
@@ -99,11 +106,8 @@ def parse_point(item: str) -> Dict[str, Any]:
     one setting, one value per key."""
     point: Dict[str, Any] = {}
     for part in item.split(','):
-        key, sep, text = part.partition('=')
-        key = key.strip()
-        if not sep or not key or not text.strip():
-            raise ValueError(f"Bad point {item!r}; expected "
-                             f"key=value,key=value,...")
+        key, text = _assignment(part, item, 'point',
+                                'key=value,key=value,...')
         if key in point:
             raise ValueError(f"Point {item!r} sets {key!r} twice")
         point[key] = _value(text)
