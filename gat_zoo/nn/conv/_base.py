@@ -333,6 +333,18 @@ class AttentionConv(MessagePassing):
     # ------------------------------------------------------------------
     # Fused path.
     # ------------------------------------------------------------------
+    def _messages_unobserved(self, device: torch.device) -> bool:
+        """Whether the layer may skip the message-passing steps on
+        ``device``: unless the fused mode forbids it there, or anything
+        observes those steps (PyG hooks, explain mode, decomposed
+        layers). Layers whose every adjacency layout becomes the same
+        sparse operator need nothing more."""
+        if not fused_allowed(device):
+            return False
+        if self.decomposed_layers > 1 or self.explain:
+            return False
+        return not any(getattr(self, name, None) for name in _HOOK_DICTS)
+
     def _fusable(self, edge_index: Any, x_src: Tensor) -> bool:
         """Whether this call may take the fused CSR path.
 
@@ -342,11 +354,7 @@ class AttentionConv(MessagePassing):
         :class:`~torch_geometric.explain.AttentionExplainer` registers to
         read ``alpha``), explain mode, or decomposed layers.
         """
-        if not fused_allowed(x_src.device):
-            return False
-        if self.decomposed_layers > 1 or self.explain:
-            return False
-        if any(getattr(self, name, None) for name in _HOOK_DICTS):
+        if not self._messages_unobserved(x_src.device):
             return False
         if _is_sparse_tensor(edge_index):
             return True

@@ -13,12 +13,11 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.typing import Adj, OptTensor
 
 from gat_zoo.nn.conv._base import (
-    _HOOK_DICTS,
     AttentionConv,
     weighted_edges_of,
 )
 from gat_zoo.nn.validation import check_node_features, validation_enabled
-from gat_zoo.ops import fused_allowed, normalized_propagation
+from gat_zoo.ops import normalized_propagation
 from gat_zoo.ops.propagation import Propagation
 
 __all__ = ['ACMConv']
@@ -258,24 +257,12 @@ class ACMConv(AttentionConv):
         return torch.softmax((scores / self.temperature) @ self.mix, dim=-1)
 
     def _filter(self, prop: Propagation, z: Tensor) -> Tensor:
-        if self._fusable(z):
+        if self._messages_unobserved(z.device):
             return prop(z)
         graph = prop.graph
         index = torch.stack([graph.col, graph.row], dim=0)
         return self.propagate(index, x=z, weight=prop.weight.to(z.dtype),
                               size=(prop.num_nodes, prop.num_nodes))
-
-    # Deliberately narrower than the base's (edge_index, x_src): only the
-    # features' device matters here.
-    def _fusable(self, x: Tensor) -> bool:  # type: ignore[override]
-        """Whether to apply the filter as a sparse product: unless the
-        device mode forbids it or something observes the message-passing
-        steps (PyG hooks, explain mode, decomposed layers)."""
-        if not fused_allowed(x.device):
-            return False
-        if self.decomposed_layers > 1 or self.explain:
-            return False
-        return not any(getattr(self, name, None) for name in _HOOK_DICTS)
 
     def message(self, x_j: Tensor, weight: Tensor) -> Tensor:
         return weight.view(-1, 1) * x_j

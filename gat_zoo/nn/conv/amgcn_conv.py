@@ -12,13 +12,13 @@ from torch import Tensor
 from torch.nn import Parameter
 from torch_geometric.typing import Adj
 
-from gat_zoo.nn.conv._base import _HOOK_DICTS, AttentionConv, edge_index_of
+from gat_zoo.nn.conv._base import AttentionConv, edge_index_of
 from gat_zoo.nn.validation import (
     check_node_features,
     check_probability,
     validation_enabled,
 )
-from gat_zoo.ops import fused_allowed, normalized_propagation
+from gat_zoo.ops import normalized_propagation
 from gat_zoo.ops.propagation import Propagation
 
 __all__ = ['AMGCNConv', 'knn_feature_graph']
@@ -236,15 +236,6 @@ class AMGCNConv(AttentionConv):
             self_loops='remaining', edge_weight=weight, dtype=dtype,
             cache=weight is None, cache_key=edge_index)
 
-    # Deliberately narrower than the base's (edge_index, x_src): only the
-    # features' device matters here.
-    def _fusable(self, x: Tensor) -> bool:  # type: ignore[override]
-        if not fused_allowed(x.device):
-            return False
-        if self.decomposed_layers > 1 or self.explain:
-            return False
-        return not any(getattr(self, name, None) for name in _HOOK_DICTS)
-
     def _spread(self, prop: Propagation, h: Tensor, fused: bool) -> Tensor:
         if fused:
             return prop(h)
@@ -279,7 +270,7 @@ class AMGCNConv(AttentionConv):
         dtype = x.dtype if x.dtype == torch.float64 else torch.float32
         prop_t = self.operator(edge_index, n, dtype, x.device)
         prop_f = self.operator(feature_edge_index, n, dtype, x.device)
-        fused = self._fusable(x)
+        fused = self._messages_unobserved(x.device)
         z_t = self._gcn(x, prop_t, 'topology', fused)
         z_f = self._gcn(x, prop_f, 'feature', fused)
         z_ct = self._gcn(x, prop_t, 'common', fused)

@@ -9,12 +9,11 @@ from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.typing import Adj, OptTensor
 
 from gat_zoo.nn.conv._base import (
-    _HOOK_DICTS,
     AttentionConv,
     weighted_edges_of,
 )
 from gat_zoo.nn.validation import check_node_features, validation_enabled
-from gat_zoo.ops import fused_allowed, normalized_propagation
+from gat_zoo.ops import normalized_propagation
 from gat_zoo.ops.propagation import Propagation
 
 __all__ = ['DAGNNConv']
@@ -135,7 +134,7 @@ class DAGNNConv(AttentionConv):
         prop = self.operator(edge_index, num_nodes, edge_weight, dtype,
                              x.device)
         hops = [x]
-        if self._fusable(x):
+        if self._messages_unobserved(x.device):
             for _ in range(self.K):
                 hops.append(prop(hops[-1]))
         else:
@@ -151,19 +150,6 @@ class DAGNNConv(AttentionConv):
         if return_attention_weights:
             return out, {'hop': scores}
         return out
-
-    # Deliberately narrower than the base's (edge_index, x_src): only the
-    # features' device matters here.
-    def _fusable(self, x: Tensor) -> bool:  # type: ignore[override]
-        """Whether to apply the operator as a sparse product: unless the
-        device mode forbids it or something observes the message-passing
-        steps (PyG hooks, explain mode, decomposed layers). Every adjacency
-        layout becomes the same operator, so the layout does not matter."""
-        if not fused_allowed(x.device):
-            return False
-        if self.decomposed_layers > 1 or self.explain:
-            return False
-        return not any(getattr(self, name, None) for name in _HOOK_DICTS)
 
     def message(self, x_j: Tensor, weight: Tensor) -> Tensor:
         return weight.view(-1, 1) * x_j

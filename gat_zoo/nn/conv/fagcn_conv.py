@@ -14,7 +14,6 @@ from torch_geometric.typing import Adj, OptTensor, SparseTensor
 from torch_geometric.utils import is_torch_sparse_tensor
 
 from gat_zoo.nn.conv._base import (
-    _HOOK_DICTS,
     AttentionConv,
     _is_sparse_tensor,
     weighted_edges_of,
@@ -23,7 +22,6 @@ from gat_zoo.nn.validation import check_node_features, validation_enabled
 from gat_zoo.ops import (
     CSRGraph,
     cached_csr,
-    fused_allowed,
     head_spmm,
     segment_aggregate,
 )
@@ -281,7 +279,7 @@ class FAGCNConv(AttentionConv):
                                          x.dtype, x.device)
         norm = norm.to(x.dtype)
         a_src, a_dst = self.att_l(x), self.att_r(x)
-        if self._fusable_here(x):
+        if self._messages_unobserved(x.device):
             # Fused: the coefficients in CSR order and one sparse-dense
             # product (no [E, C] message tensor); the same numbers.
             alpha = self.edge_update(a_src.index_select(0, graph.col),
@@ -307,15 +305,6 @@ class FAGCNConv(AttentionConv):
         if return_attention_weights:
             return out, self._attention(edge_index, index, alpha, num_nodes)
         return out
-
-    def _fusable_here(self, x: Tensor) -> bool:
-        """The fused path unless the device mode forbids it or something
-        observes the message-passing steps (hooks, explain mode)."""
-        if not fused_allowed(x.device):
-            return False
-        if self.decomposed_layers > 1 or self.explain:
-            return False
-        return not any(getattr(self, name, None) for name in _HOOK_DICTS)
 
     def edge_update(self, alpha_j: Tensor, alpha_i: Tensor) -> Tensor:
         logit = (alpha_j + alpha_i).view(-1)
