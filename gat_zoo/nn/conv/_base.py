@@ -488,6 +488,27 @@ class HeadwiseAttentionConv(AttentionConv):
         alpha = segment_softmax(logits, index, ptr, dim_size)
         return F.dropout(alpha, p=self.dropout, training=self.training)
 
+    def _attention_inputs(self, x: Any, edge_index: Any,
+                          edge_attr: OptTensor, size: Any, extra: Any,
+                          need_dst: bool = False
+                          ) -> Tuple[Tensor, OptTensor, bool, Any, Any]:
+        """The checked inputs of a forward pass: ``(x_src, x_dst,
+        bipartite, checked edge index, bias source)``. ``extra`` is a
+        subclass's own forward argument, which :meth:`_bias_source` turns
+        into an additive per-edge logit term (PPRGAT's personalised
+        PageRank scores); ``need_dst`` refuses ``(x_src, None)``."""
+        x_src, x_dst, bipartite = self._split_features(
+            x, self.in_channels, size)
+        if need_dst and x_dst is None:
+            raise ValueError(f"{type(self).__name__} needs target node "
+                             f"features: the attention logit depends on "
+                             f"x_i, so (x_src, None) is not supported")
+        checked = self._check_graph(edge_index, edge_attr, x_src, x_dst,
+                                    bipartite, size, self.edge_dim)
+        bias_source = self._bias_source(extra, edge_index, x_src, x_dst,
+                                        bipartite, size)
+        return x_src, x_dst, bipartite, checked, bias_source
+
     # An additive per-edge logit term from a subclass's own forward
     # argument (PPRGAT's PageRank scores), in both execution paths. The
     # base layer has none.

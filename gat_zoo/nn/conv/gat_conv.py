@@ -218,17 +218,11 @@ class GATConv(HeadwiseAttentionConv):
     def _attend(self, x: Union[Tensor, OptPairTensor], edge_index: Adj,
                 edge_attr: OptTensor, size: Size,
                 return_attention_weights: Optional[bool], extra: Any):
-        """The forward pass. ``extra`` is a subclass's own forward
-        argument, which :meth:`_bias_source` turns into an additive
-        per-edge logit term (PPRGAT's personalised PageRank scores)."""
+        """The forward pass; ``extra`` as in :meth:`_attention_inputs`."""
         H, C = self.heads, self.out_channels
-        x_src, x_dst, bipartite = self._split_features(
-            x, self.in_channels, size)
         adjacency = edge_index
-        edge_index = self._check_graph(edge_index, edge_attr, x_src, x_dst,
-                                       bipartite, size, self.edge_dim)
-        bias_source = self._bias_source(extra, adjacency, x_src, x_dst,
-                                        bipartite, size)
+        x_src, x_dst, bipartite, edge_index, bias_source = \
+            self._attention_inputs(x, edge_index, edge_attr, size, extra)
 
         res: Optional[Tensor] = None
         if self.res is not None and x_dst is not None:

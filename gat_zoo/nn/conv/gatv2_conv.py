@@ -205,21 +205,14 @@ class GATv2Conv(HeadwiseAttentionConv):
     def _attend(self, x: Union[Tensor, OptPairTensor], edge_index: Adj,
                 edge_attr: OptTensor, size: Size,
                 return_attention_weights: Optional[bool], extra: Any):
-        """The forward pass. ``extra`` is a subclass's own forward
-        argument, which :meth:`_bias_source` turns into an additive
-        per-edge logit term (PPRGATv2's personalised PageRank scores)."""
+        """The forward pass; ``extra`` as in :meth:`_attention_inputs`."""
         H, C = self.heads, self.out_channels
-        x_src, x_dst, bipartite = self._split_features(
-            x, self.in_channels, size)
-        if x_dst is None:
-            raise ValueError(f"{type(self).__name__} needs target node "
-                             f"features: the attention logit depends on "
-                             f"x_i, so (x_src, None) is not supported")
         adjacency = edge_index
-        edge_index = self._check_graph(edge_index, edge_attr, x_src, x_dst,
-                                       bipartite, size, self.edge_dim)
-        bias_source = self._bias_source(extra, adjacency, x_src, x_dst,
-                                        bipartite, size)
+        x_src, x_dst_opt, bipartite, edge_index, bias_source = \
+            self._attention_inputs(x, edge_index, edge_attr, size, extra,
+                                   need_dst=True)
+        assert x_dst_opt is not None
+        x_dst: Tensor = x_dst_opt
 
         res: Optional[Tensor] = None
         if self.res is not None:
