@@ -78,6 +78,8 @@ def test_model_selection():
     (['--dataset', 'csbm:bogus=1'], 'Bad csbm parameter'),
     (['--resume'], '--resume needs --results-file'),
     (['--results-file', 'out.txt'], 'must end in .csv'),
+    (['--seeds', '1-x'], "--seeds '1-x': expected seeds"),
+    (['--seeds', ','], '--seeds is empty'),
 ])
 def test_usage_errors_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -101,6 +103,8 @@ def test_defaults():
     assert (args.runs, args.epochs) == (2, 5)
     assert parse_args(['--quick', '--runs', '3']).runs == 3
     assert parse_args(['--dataset', SMALL]).datasets == [SMALL]
+    assert parse_args(['--runs', '4']).seeds == [0, 1, 2, 3]
+    assert parse_args(['--seeds', '5,2-3,5']).seeds == [5, 2, 3]
 
 
 # Training sweeps #############################################################
@@ -247,6 +251,21 @@ def test_resume_after_kill(tmp_path):
     # Nothing left: a second resume runs nothing and appends nothing.
     assert main(argv + ['--resume']) == 0
     assert len(read_results(results)) == 6
+
+
+def test_disjoint_seeds_share_one_results_file(tmp_path):
+    # Two sweeps over disjoint seeds (as two processes would run them) fill
+    # one file; a resume over all seeds then finds nothing left to run and
+    # reports every row.
+    results = tmp_path / 'r.csv'
+    argv = ['--model', 'gcn', '--dataset', SMALL, '--epochs', '3',
+            '--no-progress', '--results-file', str(results), '--resume']
+    assert main(argv + ['--seeds', '2,0']) == 0
+    assert main(argv + ['--seeds', '1']) == 0
+    rows = read_results(results)
+    assert [r['seed'] for r in rows] == [2, 0, 1]
+    assert main(argv + ['--runs', '3']) == 0
+    assert len(read_results(results)) == 3
 
 
 def test_resume_after_kill_json_array(tmp_path):

@@ -13,6 +13,7 @@ from gat_zoo.bench.results import (
     ResultsFile,
     ResultsFileError,
     environment_info,
+    parse_seeds,
     utc_now,
 )
 from gat_zoo.bench.runner import (
@@ -157,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f'runs per (model, dataset), seeds 0..RUNS-1 (default: {RUNS}; '
         f'{DEFAULT_RUNS} for the embedded default, {QUICK_RUNS} with '
         '--quick)')
+    run.add_argument(
+        '--seeds', default=None,
+        help="the seeds to run instead of 0..RUNS-1, e.g. '2-4' or "
+        "'0,3,5-9': several processes with disjoint --seeds can share one "
+        "--results-file (each row is one atomic append)")
     run.add_argument('--epochs', type=_positive, default=None,
                      help="maximum epochs, replacing the paper's")
     run.add_argument(
@@ -271,6 +277,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.runs is None:
         args.runs = (QUICK_RUNS if args.quick else
                      DEFAULT_RUNS if args.embedded_default else RUNS)
+    if args.seeds is None:
+        args.seeds = list(range(args.runs))
+    else:
+        try:
+            # A seed named twice is run once.
+            args.seeds = list(dict.fromkeys(parse_seeds(args.seeds)))
+        except ValueError:
+            parser.error(f'--seeds {args.seeds!r}: expected seeds such as '
+                         "'0-4' or '0,3,5-9'")
+        if not args.seeds:
+            parser.error('--seeds is empty')
     if args.quick and args.epochs is None:
         args.epochs = QUICK_EPOCHS
     if args.embedded_default and args.max_epochs is None:
@@ -325,7 +342,7 @@ def _run_training(args) -> int:
                     row.get('status') == 'ok' and row.get('seed') is not None:
                 done[(row['model'], row['dataset'], int(row['seed']))] = row
     todo = sum((m, s.label, seed) not in done for s in specs for m in models
-               for seed in range(args.runs))
+               for seed in args.seeds)
     env = environment_info(args.device)
     summary_rows: List[Dict[str, Any]] = []
     new_rows: List[Dict[str, Any]] = []
@@ -344,7 +361,7 @@ def _run_training(args) -> int:
     try:
         for spec in specs:
             label = spec.label
-            pending = [(m, seed) for m in models for seed in range(args.runs)
+            pending = [(m, seed) for m in models for seed in args.seeds
                        if (m, label, seed) not in done]
             data, data_error, metric, metric_name = None, None, None, None
             if pending:
@@ -370,7 +387,7 @@ def _run_training(args) -> int:
                              f"train_node_classifier and are ignored")
                 except Exception as err:
                     config_error = error_text(err)
-                for seed in range(args.runs):
+                for seed in args.seeds:
                     key = (model, label, seed)
                     if key in done:
                         old = done[key]
