@@ -80,6 +80,9 @@ def test_model_selection():
     (['--results-file', 'out.txt'], 'must end in .csv'),
     (['--seeds', '1-x'], "--seeds '1-x': expected seeds"),
     (['--seeds', ','], '--seeds is empty'),
+    (['--report'], '--report needs --results-file'),
+    (['--report', '--speed', '--results-file', 'r.csv'],
+     'does not take --speed'),
 ])
 def test_usage_errors_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -266,6 +269,42 @@ def test_disjoint_seeds_share_one_results_file(tmp_path):
     assert [r['seed'] for r in rows] == [2, 0, 1]
     assert main(argv + ['--runs', '3']) == 0
     assert len(read_results(results)) == 3
+
+
+def test_report_prints_the_file_without_training(tmp_path, capsys):
+    results = tmp_path / 'r.csv'
+    assert main(['--report', '--results-file', str(results)]) == 1
+    assert 'does not exist' in capsys.readouterr().err
+    store = ResultsFile(results)
+    base = {'kind': 'train', 'family': 'baseline', 'dataset': 'cora',
+            'metric': 'accuracy', 'error': ''}
+    # gcn seed 0 failed, then succeeded on resume: one run, not a failure.
+    store.append({**base, 'model': 'gcn', 'seed': 0, 'status': 'error',
+                  'error': 'killed'})
+    for model, seed, test in [('gcn', 0, 80.0), ('gcn', 1, 82.0),
+                              ('gat', 0, 90.0)]:
+        store.append({**base, 'model': model, 'seed': seed, 'status': 'ok',
+                      'val': test - 1, 'test': test})
+    store.append({**base, 'model': 'gat', 'seed': 1, 'status': 'error',
+                  'error': 'out of memory'})
+    before = results.read_text()
+
+    def table(*argv):
+        assert main(['--report', '--results-file', str(results),
+                     *argv]) == 0
+        return capsys.readouterr().out
+
+    out = table()
+    lines = {line.split('|')[1].strip(): line for line in out.splitlines()
+             if line.startswith('| g')}
+    assert set(lines) == {'gcn', 'gat'}
+    assert '81.00 ± 1.41' in lines['gcn'] and 'failed' not in lines['gcn']
+    assert '90.00' in lines['gat'] and '1 (+1 failed)' in lines['gat']
+    assert 'out of memory' in out and 'killed' not in out
+    assert 'gat' not in table('--model', 'gcn')
+    assert '80.00' in table('--model', 'gcn', '--seeds', '0')
+    assert table('--dataset', 'citeseer').strip() == 'Nothing to report.'
+    assert results.read_text() == before  # nothing trained or appended
 
 
 def test_resume_after_kill_json_array(tmp_path):

@@ -207,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
         'accuracy-vs-time chart as PNG files into DIR')
     out.add_argument('--no-progress', action='store_true',
                      help='no tqdm progress bars on stderr')
+    out.add_argument(
+        '--report', action='store_true',
+        help="train nothing: print the table of the training rows already "
+        "in --results-file (those of --model, --dataset and --seeds when "
+        "given), e.g. of a sweep that several processes or sessions "
+        "filled")
     spd = p.add_argument_group(
         'speed (--speed: layer timings instead of training)')
     spd.add_argument(
@@ -277,6 +283,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.runs is None:
         args.runs = (QUICK_RUNS if args.quick else
                      DEFAULT_RUNS if args.embedded_default else RUNS)
+    # --report filters by the seeds only when they were named.
+    args.seeds_named = args.seeds is not None
     if args.seeds is None:
         args.seeds = list(range(args.runs))
     else:
@@ -299,6 +307,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         (args.device == 'auto' and torch.cuda.is_available()) else 'cpu')
     if args.resume and not args.results_file:
         parser.error('--resume needs --results-file')
+    if args.report and not args.results_file:
+        parser.error('--report needs --results-file')
+    if args.report and args.speed:
+        parser.error('--report prints training rows; it does not take '
+                     '--speed')
     try:
         args.results = (ResultsFile(args.results_file)
                         if args.results_file else None)
@@ -562,6 +575,35 @@ def _run_speed(args) -> int:
     return 1 if any(r['status'] != 'ok' for r in rows) else 0
 
 
+def _report(args) -> int:
+    """Prints the summary table of the training rows in the results file;
+    of the rows of one (model, dataset, seed), the last ``ok`` one counts,
+    else the last one (a run that failed and later succeeded on resume is
+    one run)."""
+    if not args.results.path.exists():
+        warn(f'error: {args.results.path} does not exist')
+        return 1
+    latest: Dict[Tuple[Any, Any, Any], Dict[str, Any]] = {}
+    for row in args.results.read():
+        if row.get('kind') not in (None, 'train'):
+            continue
+        if args.model is not None and row.get('model') not in args.models:
+            continue
+        if args.dataset is not None and \
+                row.get('dataset') not in args.datasets:
+            continue
+        if args.seeds_named and row.get('seed') not in args.seeds:
+            continue
+        key = (row.get('model'), row.get('dataset'), row.get('seed'))
+        old = latest.get(key)
+        if old is None or row.get('status') == 'ok' or \
+                old.get('status') != 'ok':
+            latest[key] = row
+    summaries = summarize(latest.values())
+    print(format_table(summaries) if summaries else 'Nothing to report.')
+    return 0
+
+
 # Entry point #################################################################
 
 
@@ -574,6 +616,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
+        if args.report:
+            return _report(args)
         return _run_speed(args) if args.speed else _run_training(args)
     finally:
         torch.set_num_threads(threads)
