@@ -182,7 +182,7 @@ print(f'{graph.name}: {T} snapshots, {graph.num_nodes[-1]} nodes, '
 
 # %% [markdown]
 # ## Training at one step, then looking inside
-# `run_step` keeps only the AUC; to see the attention we train a model
+# `run_step` keeps only the AUCs; to see the attention we train a model
 # ourselves at the last step, $t = T - 2$ (all snapshots but the one to
 # forecast). The loop below is the protocol's objective written out: the
 # walks and context pairs come from `gat_zoo.bench.dynamic`, each
@@ -192,7 +192,8 @@ print(f'{graph.name}: {T} snapshots, {graph.num_nodes[-1]} nodes, '
 # protocol's batch of 512, so one full batch per epoch is the same as
 # `run_step`'s minibatching. As there, a copy of snapshot $t$ is appended
 # and the embedding is read at $t$: the causal mask keeps it blind to the
-# copy, whose context loss only adds training signal.
+# copy, and the loss sums over snapshots $0..t$ only (the official loss
+# leaves the copy out too).
 
 # %%
 cfg = default_config()
@@ -206,7 +207,7 @@ def train_dysat(graph, t, epochs, seed=0):
     snaps = list(graph.edge_index[:t + 1]) + [graph.edge_index[t]]
     weights = list(graph.edge_weight[:t + 1]) + [graph.edge_weight[t]]
     walks, noise = [], []
-    for index, weight in zip(snaps, weights):
+    for index, weight in zip(snaps[:t + 1], weights[:t + 1]):
         walks.append(random_walks(index, weight, N, cfg['num_walks'],
                                   cfg['walk_len'], gen))
         deg = torch.bincount(index[0], minlength=N).double()
@@ -220,7 +221,7 @@ def train_dysat(graph, t, epochs, seed=0):
         optimizer.zero_grad()
         emb = model(x, snaps, edge_weight=weights)           # [N, T, D]
         loss = cfg['weight_decay'] * structural_l2(model)
-        for s in range(len(snaps)):
+        for s in range(t + 1):  # the appended copy has no loss term
             pos = context_pairs(walks[s], cfg['pairs_per_node'],
                                 cfg['window'], gen, N)
             if pos.size(1) == 0:

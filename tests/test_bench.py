@@ -441,16 +441,17 @@ def test_dense_masked_gat_is_gat_on_simple_graphs():
 
 
 def test_old_csv_header_keeps_working(tmp_path):
-    from gat_zoo.bench.results import _EARLIER_FIELDS, _csv_line
+    from gat_zoo.bench.results import FIELDS, LATER_FIELDS, _csv_line
+    earlier = FIELDS[:-len(LATER_FIELDS)]
     path = tmp_path / 'old.csv'
-    path.write_text(_csv_line(_EARLIER_FIELDS))
+    path.write_text(_csv_line(earlier))
     store = ResultsFile(path)
     store.append({'kind': 'train', 'model': 'm', 'dataset': 'd', 'seed': 0,
                   'status': 'ok', 'test': 80.0, 'fused': 'auto'})
     rows = read_results(path)
     assert rows[0]['test'] == 80.0 and rows[0].get('fused') is None
     assert path.read_text().splitlines()[0] == _csv_line(
-        _EARLIER_FIELDS).strip()
+        earlier).strip()
 
 
 def test_speed_skips_models_without_conv(capsys):
@@ -523,6 +524,25 @@ def test_results_file_with_columns_of_its_own(tmp_path):
         ResultsFile(path, fields=fields).append({'model': 'x', 'val': 1})
     with pytest.raises(ResultsFileError, match='different CSV header'):
         ResultsFile(path, fields=('model', 'seed'))
+
+    # Columns added later: the file keeps its header, new rows leave them
+    # out; a new file gets them all; they must be the last columns.
+    grown = fields + ('val_auc', 'note')
+    later = ('val_auc', 'note')
+    store = ResultsFile(path, fields=grown, later_fields=later)
+    assert store.fields == fields
+    store.append({'model': 'pagnn', 'seed': 2, 'test_auc': 0.8,
+                  'val_auc': 0.7, 'note': 'x'})
+    assert path.read_text().splitlines()[-1] == 'pagnn,2,0.8'
+    with pytest.raises(ResultsFileError, match='different CSV header'):
+        ResultsFile(path, fields=grown, later_fields=('note', ))
+    fresh = tmp_path / 'fresh.csv'
+    ResultsFile(fresh, fields=grown, later_fields=later).append(
+        {'model': 'pagnn', 'seed': 0, 'test_auc': 0.8, 'val_auc': 0.7})
+    assert fresh.read_text().splitlines() == [
+        'model,seed,test_auc,val_auc,note', 'pagnn,0,0.8,0.7,']
+    with pytest.raises(ValueError, match='last of'):
+        ResultsFile(fresh, fields=grown, later_fields=('seed', ))
 
 
 def test_parse_seeds():

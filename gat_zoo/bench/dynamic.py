@@ -34,9 +34,14 @@ snapshot :math:`t+1`:
   kept.
 * Metrics: **micro-AUC** pools the test pairs of all time steps into one
   AUC, **macro-AUC** averages the per-step AUCs (the paper's definitions).
+  Each row also records the validation AUC of every step's chosen epoch
+  (``step_val_aucs``, averaged in ``val_macro_auc``), so settings can be
+  compared on validation only.
 
 One CSV row per (dataset, seed) with both metrics; ``--resume`` skips rows
-already in the results file. Command line::
+already in the results file. ``--set KEY=VALUE`` replaces one setting of
+the configuration (``lr=0.01``, ``model.temporal_dropout=0.5``; recorded
+in the row's ``config``), for tuning on validation. Command line::
 
     python -m gat_zoo.bench.dynamic --dataset Enron --runs 10 --threads 1 \
         --results-file benchmarks/results/dysat.csv --resume
@@ -60,7 +65,11 @@ from gat_zoo.bench.cli import _positive
 from gat_zoo.bench.results import ResultsFile, parse_seeds, read_csv_rows
 
 FIELDS = ['model', 'dataset', 'seed', 'micro_auc', 'macro_auc', 'steps',
-          'epochs', 'seconds', 'step_aucs', 'config']
+          'epochs', 'seconds', 'step_aucs', 'config', 'val_macro_auc',
+          'step_val_aucs']
+#: Added after the first results were written: a file without them keeps
+#: its header, and its new rows leave them out.
+LATER_FIELDS = ['val_macro_auc', 'step_val_aucs']
 
 
 # ---------------------------------------------------------------------------
@@ -196,7 +205,7 @@ def link_auc(emb: np.ndarray, split) -> Tuple[float, float, np.ndarray,
 # One time step.
 # ---------------------------------------------------------------------------
 def structural_l2(model: torch.nn.Module) -> Union[Tensor, int]:
-    """:math:`\tfrac12\sum\lVert w\rVert^2` over the structural layer's
+    r""":math:`\tfrac12\sum\lVert w\rVert^2` over the structural layer's
     weights (biases excluded): the official code's only regulariser (its
     ``struct_attn`` variables); the temporal layer is not decayed."""
     structural = cast(torch.nn.Module, model.structural)
@@ -207,9 +216,11 @@ def structural_l2(model: torch.nn.Module) -> Union[Tensor, int]:
 
 
 def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
-             eval_every: int) -> Tuple[float, np.ndarray, np.ndarray]:
+             eval_every: int
+             ) -> Tuple[float, float, np.ndarray, np.ndarray]:
     """Train on snapshots ``0..t``, evaluate on ``t + 1``; returns the
-    best-validation epoch's ``(test AUC, test scores, test labels)``."""
+    best-validation epoch's ``(validation AUC, test AUC, test scores, test
+    labels)``."""
     if epochs < 1 or eval_every < 1:
         raise ValueError(f"epochs and eval_every must be positive (got "
                          f"{epochs} and {eval_every})")
@@ -295,7 +306,8 @@ def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
                 best = (val, test, p, y)
     # The last epoch always evaluates and any AUC beats -1, so the arrays
     # are set whenever epochs >= 1.
-    return best[1], cast(np.ndarray, best[2]), cast(np.ndarray, best[3])
+    return (best[0], best[1], cast(np.ndarray, best[2]),
+            cast(np.ndarray, best[3]))
 
 
 def run_seed(graph, seed: int, cfg: dict, epochs: int, eval_every: int,
@@ -303,17 +315,20 @@ def run_seed(graph, seed: int, cfg: dict, epochs: int, eval_every: int,
     from sklearn.metrics import roc_auc_score
     steps = list(range(graph.num_snapshots - 1)) if steps is None else \
         list(steps)
-    aucs, scores, labels = [], [], []
+    aucs, val_aucs, scores, labels = [], [], [], []
     for t in steps:
-        auc, p, y = run_step(graph, t, seed, cfg, epochs, eval_every)
+        val, auc, p, y = run_step(graph, t, seed, cfg, epochs, eval_every)
         aucs.append(auc)
+        val_aucs.append(val)
         scores.append(p)
         labels.append(y)
         print(f'  {graph.name} seed {seed} step {t}: test AUC {auc:.4f}',
               flush=True)
     micro = roc_auc_score(np.concatenate(labels), np.concatenate(scores))
     return {'micro_auc': 100 * micro, 'macro_auc': 100 * float(
-        np.mean(aucs)), 'steps': len(steps), 'step_aucs': aucs}
+        np.mean(aucs)), 'steps': len(steps), 'step_aucs': aucs,
+        'val_macro_auc': 100 * float(np.mean(val_aucs)),
+        'step_val_aucs': val_aucs}
 
 
 def default_config() -> dict:
@@ -330,6 +345,28 @@ def default_config() -> dict:
             'max_gradient_norm': tr['max_gradient_norm']}
 
 
+def apply_settings(cfg: dict, settings: Sequence[str]) -> dict:
+    """``cfg`` with each ``KEY=VALUE`` of ``settings`` applied (a number
+    or true/false; ``model.KEY`` for an argument of the model); a key the
+    configuration does not have raises :class:`ValueError` naming the keys
+    it has."""
+    from gat_zoo.bench.runner import _parse_value
+    cfg = dict(cfg, model=dict(cfg['model']))
+    for item in settings:
+        key, sep, text = item.partition('=')
+        key = key.strip()
+        section = cfg
+        if key.startswith('model.'):
+            section, key = cfg['model'], key[len('model.'):]
+        if not sep or key not in section or key == 'model':
+            known = sorted([k for k in cfg if k != 'model'] +
+                           [f'model.{k}' for k in cfg['model']])
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY "
+                             f"one of {', '.join(known)}")
+        section[key] = _parse_value(text)
+    return cfg
+
+
 def _done(path: Path) -> set:
     return {(r['dataset'], int(r['seed'])) for r in read_csv_rows(path)}
 
@@ -340,19 +377,26 @@ def write_table(csv_path: Path) -> str:
     from gat_zoo import paper_result
     rows = read_csv_rows(csv_path)
     lines = ['DySAT single-step link prediction (ours: mean ± std over '
-             'seeds; paper: Table 3, UNVERIFIED)',
+             'seeds; paper: Table 3, UNVERIFIED; val macro: over the rows '
+             'that record it)',
              f"{'dataset':<8} {'runs':>4} {'micro-AUC':>14} {'macro-AUC':>14}"
-             f" {'paper micro':>12} {'paper macro':>12}"]
+             f" {'val macro-AUC':>14} {'paper micro':>12} {'paper macro':>12}"]
+
+    def fmt(v):
+        if not v:
+            return '—'
+        sd = statistics.stdev(v) if len(v) > 1 else 0.0
+        return f'{statistics.mean(v):.2f} ± {sd:.2f}'
+
     for ds in sorted({r['dataset'] for r in rows}):
         sub = [r for r in rows if r['dataset'] == ds]
         mi = [float(r['micro_auc']) for r in sub]
         ma = [float(r['macro_auc']) for r in sub]
-
-        def fmt(v):
-            sd = statistics.stdev(v) if len(v) > 1 else 0.0
-            return f'{statistics.mean(v):.2f} ± {sd:.2f}'
+        va = [float(r['val_macro_auc']) for r in sub
+              if r.get('val_macro_auc')]
         ref = paper_result('dysat', ds) or {}
         lines.append(f"{ds:<8} {len(sub):>4} {fmt(mi):>14} {fmt(ma):>14} "
+                     f"{fmt(va):>14} "
                      f"{ref.get('mean', float('nan')):>12.2f} "
                      f"{ref.get('macro_auc', float('nan')):>12.2f}")
     text = '\n'.join(lines) + '\n'
@@ -378,6 +422,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    help="noise nodes of the context loss: 'degree' (the "
                    "official degree^0.75 sampler) or 'uniform' over the "
                    "snapshot's nodes (a diagnostic deviation)")
+    p.add_argument('--set', dest='settings', action='append', default=[],
+                   metavar='KEY=VALUE',
+                   help="replace one setting of the configuration, e.g. "
+                   "'lr=0.01' or 'model.temporal_dropout=0.5' (repeatable; "
+                   "compare settings on the rows' validation AUCs)")
     p.add_argument('--threads', type=int, default=None)
     p.add_argument('--root', default=None, help='data root')
     p.add_argument('--results-file', default=None)
@@ -392,10 +441,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         out.unlink()  # a fresh file, as without --resume before
     # One fsynced O_APPEND write per row under a lock: a killed run leaves
     # a valid file, and parallel processes (--seeds) can share it.
-    results = ResultsFile(out, fields=FIELDS) if out is not None else None
+    results = (ResultsFile(out, fields=FIELDS, later_fields=LATER_FIELDS)
+               if out is not None else None)
     seeds = (parse_seeds(args.seeds) if args.seeds is not None
              else list(range(args.runs)))
-    cfg = default_config()
+    try:
+        cfg = apply_settings(default_config(), args.settings)
+    except ValueError as err:
+        p.error(str(err))
     if args.noise != 'degree':  # the default leaves the config unchanged
         cfg['noise'] = args.noise
     steps = None if args.steps is None else [
@@ -415,7 +468,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    'seconds': f'{time.time() - t0:.1f}',
                    'step_aucs': ' '.join(f'{100 * a:.2f}'
                                          for a in res['step_aucs']),
-                   'config': json.dumps(cfg, sort_keys=True)}
+                   'config': json.dumps(cfg, sort_keys=True),
+                   'val_macro_auc': f"{res['val_macro_auc']:.4f}",
+                   'step_val_aucs': ' '.join(f'{100 * a:.2f}'
+                                             for a in res['step_val_aucs'])}
             print(row, flush=True)
             if results is not None:
                 results.append(row)

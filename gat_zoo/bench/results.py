@@ -93,7 +93,6 @@ ENV_FIELDS = ('gat_zoo_version', 'torch_version', 'pyg_version',
 #: Every column, in file order.
 FIELDS = (COMMON_FIELDS + TRAIN_FIELDS + SPEED_FIELDS + ENV_FIELDS +
           LATER_FIELDS)
-_EARLIER_FIELDS = FIELDS[:-len(LATER_FIELDS)]
 
 _INT_FIELDS = {'seed', 'split', 'best_epoch', 'epochs_run', 'num_params',
                'num_threads', 'num_nodes', 'num_edges'}
@@ -201,10 +200,10 @@ def _csv_line(values: Iterable[Any]) -> str:
     return buf.getvalue()
 
 
-def _encode(row: Dict[str, Any], fmt: str, fields: tuple) -> str:
+def _encode(row: Dict[str, Any], fmt: str, fields: tuple,
+            later_fields: tuple = ()) -> str:
     # A file with an earlier header keeps it: later columns are left out.
-    unknown = set(row) - set(fields) - (
-        set(LATER_FIELDS) if fields in (FIELDS, _EARLIER_FIELDS) else set())
+    unknown = set(row) - set(fields) - set(later_fields)
     if unknown:
         raise ResultsFileError(f"Unknown result columns {sorted(unknown)}")
     if fmt == 'csv':
@@ -321,6 +320,11 @@ class ResultsFile:
         path: A ``.csv`` or JSON Lines path; created on the first append.
         fields: The columns, for files of other rows than the bench's
             (default: :data:`FIELDS`).
+        later_fields: The last columns of :obj:`fields` that were added
+            after files were first written: an existing CSV whose header
+            lacks just them keeps its header, and the rows appended to it
+            leave them out (default: :data:`LATER_FIELDS` for the bench's
+            columns, none for others).
 
     Raises:
         ResultsFileError: If the extension is unknown or an existing CSV's
@@ -328,18 +332,24 @@ class ResultsFile:
     """
 
     def __init__(self, path: PathLike,
-                 fields: Optional[Iterable[str]] = None):
+                 fields: Optional[Iterable[str]] = None,
+                 later_fields: Optional[Iterable[str]] = None):
         self.path = Path(path)
         self.format = results_format(self.path)
         # Scripts with rows of their own kind (link prediction, link-sign
         # prediction, entity classification) pass their columns.
         custom = fields is not None
         self.fields = tuple(fields) if fields is not None else FIELDS
+        self.later_fields = (tuple(later_fields) if later_fields is not None
+                             else () if custom else LATER_FIELDS)
+        n_later = len(self.later_fields)
+        if n_later and self.fields[-n_later:] != self.later_fields:
+            raise ValueError("'later_fields' must be the last of 'fields'")
         if self.format == 'csv' and self.path.is_file():
             header = _read_header(self.path)
-            if (not custom and header is not None
-                    and tuple(header) == _EARLIER_FIELDS):
-                self.fields = _EARLIER_FIELDS
+            if (n_later and header is not None
+                    and tuple(header) == self.fields[:-n_later]):
+                self.fields = self.fields[:-n_later]
             elif header is not None and tuple(header) != self.fields:
                 raise ResultsFileError(
                     f"{self.path} has a different CSV header than this "
@@ -354,7 +364,7 @@ class ResultsFile:
         if self.format == 'json':
             self._append_to_array(row)
             return
-        line = _encode(row, self.format, self.fields)
+        line = _encode(row, self.format, self.fields, self.later_fields)
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT,
                      0o644)
         try:

@@ -381,6 +381,9 @@ def test_run_step_smoke(tmp_path):
     res = run_seed(g, 0, cfg, epochs=3, eval_every=1, steps=[1])
     assert res['steps'] == 1 and 0 <= res['micro_auc'] <= 100
     assert len(res['step_aucs']) == 1
+    # The validation AUC of the chosen epoch is the best of the epochs.
+    assert len(res['step_val_aucs']) == 1
+    assert res['val_macro_auc'] == pytest.approx(100 * res['step_val_aucs'][0])
     # Without the official copy of the last snapshot, the same protocol.
     cfg['repeat_last'] = False
     res = run_seed(g, 0, cfg, epochs=2, eval_every=2, steps=[0, 1])
@@ -414,7 +417,8 @@ def test_dynamic_cli_seeds_and_resume(tmp_path, monkeypatch):
     def fake_run_seed(graph, seed, cfg, epochs, eval_every, steps):
         calls.append(seed)
         return {'micro_auc': 70.0 + seed, 'macro_auc': 60.0, 'steps': 2,
-                'step_aucs': [0.7, 0.6]}
+                'step_aucs': [0.7, 0.6], 'val_macro_auc': 65.0,
+                'step_val_aucs': [0.7, 0.6]}
 
     monkeypatch.setattr(dynamic, 'run_seed', fake_run_seed)
     _write_dynamic(tmp_path)
@@ -427,7 +431,57 @@ def test_dynamic_cli_seeds_and_resume(tmp_path, monkeypatch):
     rows = read_csv_rows(out)
     assert sorted(int(r['seed']) for r in rows) == [0, 1, 2, 3]
     assert rows[0]['micro_auc'] == '71.0000'
-    assert (tmp_path / 'r.txt').exists()
+    assert rows[0]['val_macro_auc'] == '65.0000'
+    assert rows[0]['step_val_aucs'] == '70.00 60.00'
+    table = (tmp_path / 'r.txt').read_text()
+    assert '65.00 ± 0.00' in table.splitlines()[-1]
+
+
+def test_dynamic_cli_set_and_earlier_results_files(tmp_path, monkeypatch):
+    """--set replaces settings (recorded in the row's config); a results
+    file written before the validation columns keeps its header."""
+    import csv
+    import json
+
+    from gat_zoo.bench import dynamic
+    from gat_zoo.bench.results import read_csv_rows
+    seen = []
+
+    def fake_run_seed(graph, seed, cfg, epochs, eval_every, steps):
+        seen.append(cfg)
+        return {'micro_auc': 70.0, 'macro_auc': 60.0, 'steps': 1,
+                'step_aucs': [0.6], 'val_macro_auc': 65.0,
+                'step_val_aucs': [0.65]}
+
+    monkeypatch.setattr(dynamic, 'run_seed', fake_run_seed)
+    _write_dynamic(tmp_path)
+    out = tmp_path / 'r.csv'
+    earlier = dynamic.FIELDS[:-len(dynamic.LATER_FIELDS)]
+    out.write_text(','.join(earlier) + '\n')
+    argv = ['--dataset', 'Enron', '--root', str(tmp_path), '--epochs', '1',
+            '--results-file', str(out), '--resume', '--seeds', '0',
+            '--set', 'lr=0.01', '--set', 'model.temporal_dropout=0.5']
+    assert dynamic.main(argv) == 0
+    assert seen[0]['lr'] == 0.01
+    assert seen[0]['model']['temporal_dropout'] == 0.5
+    assert dynamic.default_config()['lr'] == 0.001  # not changed in place
+    with open(out, newline='') as f:
+        lines = list(csv.reader(f))
+    assert lines[0] == earlier and len(lines[1]) == len(earlier)
+    row = read_csv_rows(out)[0]
+    assert json.loads(row['config'])['lr'] == 0.01
+    for bad in ('lr', 'no_such=1', 'model.no_such=1', 'model=1',
+                'lr=fast'):
+        with pytest.raises(SystemExit):
+            dynamic.main(argv[:-4] + ['--set', bad])
+
+
+def test_apply_settings_names_the_known_keys():
+    from gat_zoo.bench.dynamic import apply_settings, default_config
+    with pytest.raises(ValueError, match='model.structural_heads'):
+        apply_settings(default_config(), ['heads=2'])
+    cfg = apply_settings(default_config(), ['walk_len=40', 'neg_weight=2'])
+    assert (cfg['walk_len'], cfg['neg_weight']) == (40, 2)
 
 
 def test_dynamic_bench_needs_positive_epochs(tmp_path):
