@@ -131,6 +131,9 @@ def train_node_classifier(
     sparse_input: Optional[bool] = None,
     graph: Any = None,
     restore_best: bool = False,
+    lr_schedule: Optional[str] = None,
+    min_lr: float = 0.0,
+    grad_clip: Optional[float] = None,
 ) -> RunResult:
     """Train ``model(x, edge_index)`` full-batch with Adam and return the
     scores at the best-validation epoch.
@@ -165,10 +168,24 @@ def train_node_classifier(
             model, several times faster on bag-of-words features.
             :obj:`None` (default): when the model declares
             ``supports_sparse_features``.
+        lr_schedule: :obj:`None` (default) keeps the learning rate;
+            ``'cosine'`` anneals it from :obj:`lr` to :obj:`min_lr` over
+            :obj:`epochs` (half a cosine period, stepped once per epoch;
+            e.g. MAGNA's official training).
+        min_lr: The learning rate the cosine schedule ends at.
+        grad_clip: If set, the gradients' global L2 norm is clipped to this
+            before each step.
     """
     if selection not in ('score', 'score_and_loss', 'loss'):
         raise ValueError(f"Unknown selection rule {selection!r}; expected "
                          f"'score', 'score_and_loss' or 'loss'")
+    if lr_schedule not in (None, 'cosine'):
+        raise ValueError(f"Unknown lr_schedule {lr_schedule!r}; expected "
+                         f"None or 'cosine'")
+    if grad_clip is not None and not grad_clip > 0:
+        raise ValueError(f"grad_clip must be positive (got {grad_clip!r})")
+    schedule = {'lr_schedule': lr_schedule, 'min_lr': min_lr,
+                'grad_clip': grad_clip}
     device = device or next(model.parameters()).device
     model = model.to(device)
     x, y = data.x.to(device), data.y.to(device)
@@ -197,12 +214,13 @@ def train_node_classifier(
             return _fit(module, x, edge_index, y, train_mask, val_mask,
                         test_mask, lr, weight_decay, epochs, patience,
                         min_epochs, metric, on_epoch, keep_history, selection,
-                        restore_best=True)
+                        restore_best=True, **schedule)
         stage_results = list(fit_stages(x, edge_index, train_stage) or [])
     result = _fit(model, x, edge_index, y, train_mask, val_mask, test_mask,
                   lr, weight_decay, epochs, patience, min_epochs, metric,
                   on_epoch,
-                  keep_history, selection, restore_best=restore_best)
+                  keep_history, selection, restore_best=restore_best,
+                  **schedule)
     result.stages = stage_results
     if stage_results:
         result.train_time_s = time.perf_counter() - start_all
@@ -212,12 +230,17 @@ def train_node_classifier(
 def _fit(model, x, edge_index, y, train_mask, val_mask, test_mask, lr,
          weight_decay, epochs, patience, min_epochs, metric, on_epoch,
          keep_history,
-         selection, restore_best: bool) -> RunResult:
+         selection, restore_best: bool, lr_schedule: Optional[str] = None,
+         min_lr: float = 0.0, grad_clip: Optional[float] = None
+         ) -> RunResult:
     """The training loop of :func:`train_node_classifier` on prepared
     inputs; ``restore_best`` loads the selected epoch's weights at the
     end."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr,
                                  weight_decay=weight_decay)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=epochs, eta_min=min_lr)
+        if lr_schedule == 'cosine' else None)
 
     best: _Best = {'epoch': -1, 'val_score': -float('inf'),
                    'val_loss': float('inf'), 'test_score': float('nan')}
@@ -236,7 +259,11 @@ def _fit(model, x, edge_index, y, train_mask, val_mask, test_mask, lr,
         if extra is not None:
             loss = loss + extra
         loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
 
         model.eval()
         with torch.no_grad():
