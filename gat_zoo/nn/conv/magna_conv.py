@@ -21,7 +21,7 @@ from gat_zoo.nn.validation import (
     check_probability,
     validation_enabled,
 )
-from gat_zoo.ops import gat_edge_softmax, head_spmm
+from gat_zoo.ops import gat_edge_softmax, head_spmm, segment_softmax
 
 __all__ = ['MAGNAConv', 'MAGNABlock']
 
@@ -97,10 +97,13 @@ class MAGNAConv(HeadwiseAttentionConv):
     \mathbf{h}_i), \mathbf{v}_h\rangle)`
     (:obj:`shared_attention_projection=True`). The per-head value projection
     :math:`\mathbf{W}_v` (``C`` channels per head, the heads splitting the
-    block width) follows the code's ``fc``. The code draws a fresh
-    attention-dropout mask and applies feature dropout at every diffusion
-    step; here one dropout mask is drawn per forward pass, so every step
-    diffuses the same sampled matrix. The code's optional top-:math:`k`
+    block width) follows the code's ``fc``. By default one
+    attention-dropout mask is drawn per forward pass, so every step diffuses
+    the same sampled matrix (the paper's :math:`\mathcal{A}` of one
+    :math:`\mathbf{A}`); the code draws a fresh mask at every diffusion step
+    and applies feature dropout after every step, which
+    :obj:`resample_attention_dropout` and :obj:`step_dropout` reproduce.
+    The code's optional top-:math:`k`
     neighbour selection is not implemented. Surveys that describe MAGNA as
     "Chebyshev polynomial spectral attention" are wrong: the paper uses
     spectral analysis only to show that the diffusion is a low-pass filter;
@@ -108,7 +111,9 @@ class MAGNAConv(HeadwiseAttentionConv):
     above.
 
     **Attention weights.** :obj:`return_attention_weights=True` returns the
-    *one-hop* coefficients :math:`A_{ij}` (after attention dropout) on the
+    *one-hop* coefficients :math:`A_{ij}` (after attention dropout; before
+    it with :obj:`resample_attention_dropout`, where every step draws its
+    own mask) on the
     edges including the added self-loops, ``(edge_index, alpha)`` with
     ``alpha`` of shape ``[E, H]``. The diffused matrix
     :math:`\mathcal{A}` is implicit (dense in general) and never formed.
@@ -129,7 +134,8 @@ class MAGNAConv(HeadwiseAttentionConv):
         negative_slope (float, optional): LeakyReLU slope of the scores.
             (default: :obj:`0.2`)
         dropout (float, optional): Dropout on the one-hop attention
-            coefficients (one mask per forward pass). (default: :obj:`0`)
+            coefficients (one mask per forward pass, or per step with
+            :obj:`resample_attention_dropout`). (default: :obj:`0`)
         add_self_loops (bool, optional): Replace the graph's self-loops by
             one per node before the softmax. (default: :obj:`True`)
         shared_attention_projection (bool, optional): Score with the value
@@ -142,6 +148,12 @@ class MAGNAConv(HeadwiseAttentionConv):
             :obj:`True`)
         bias (bool, optional): Learn an additive output bias (not in the
             paper). (default: :obj:`False`)
+        step_dropout (float, optional): Feature dropout on
+            :math:`\mathbf{Z}^{(k)}` after every diffusion step (the
+            official code's). (default: :obj:`0`)
+        resample_attention_dropout (bool, optional): Draw a fresh
+            attention-dropout mask at every diffusion step (the official
+            code) instead of one per forward pass. (default: :obj:`False`)
         **kwargs (optional): Additional arguments of
             :class:`torch_geometric.nn.conv.MessagePassing`.
 
@@ -174,6 +186,8 @@ class MAGNAConv(HeadwiseAttentionConv):
         shared_attention_projection: bool = False,
         project_out: bool = True,
         bias: bool = False,
+        step_dropout: float = 0.0,
+        resample_attention_dropout: bool = False,
         **kwargs,
     ):
         kwargs.setdefault('aggr', 'add')
@@ -201,6 +215,8 @@ class MAGNAConv(HeadwiseAttentionConv):
         self.num_hops = num_hops
         self.negative_slope = negative_slope
         self.dropout = check_probability('dropout', dropout)
+        self.step_dropout = check_probability('step_dropout', step_dropout)
+        self.resample_attention_dropout = bool(resample_attention_dropout)
         self.add_self_loops = add_self_loops
         self.fill_value = 'mean'  # no edge features: never read
         self.shared_attention_projection = shared_attention_projection
@@ -276,14 +292,23 @@ class MAGNAConv(HeadwiseAttentionConv):
                                                  size)
             att = gat_edge_softmax(graph, score_src, score_dst, None,
                                    self.negative_slope)
-            if self.training and self.dropout > 0:
+
+            def dropped(weight: Tensor) -> Tensor:
                 # Drawn in the caller's edge order, as the reference path
-                # draws it: both paths sample the same matrix per seed.
-                keep = F.dropout(att.new_ones(att.shape), p=self.dropout)
-                att = att * graph.to_csr_order(keep)
+                # draws it: both paths sample the same matrices per seed.
+                if not self.training or self.dropout == 0:
+                    return weight
+                keep = F.dropout(weight.new_ones(weight.shape),
+                                 p=self.dropout)
+                return weight * graph.to_csr_order(keep)
+
+            if not self.resample_attention_dropout:
+                att = dropped(att)
 
             def step(z: Tensor) -> Tensor:
-                return head_spmm(graph, att, z)
+                weight = (dropped(att) if self.resample_attention_dropout
+                          else att)
+                return head_spmm(graph, weight, z)
 
             out = self._diffuse(h, step)
             att_out = graph.to_caller_order(att)
@@ -296,8 +321,13 @@ class MAGNAConv(HeadwiseAttentionConv):
                                     size=size)
 
             def step(z: Tensor) -> Tensor:
+                weight = att
+                if self.resample_attention_dropout:
+                    weight = F.dropout(att, p=self.dropout,
+                                       training=self.training)
                 # propagate_type: (x: Tensor, alpha: Tensor)
-                return self.propagate(edge_index, x=z, alpha=att, size=size)
+                return self.propagate(edge_index, x=z, alpha=weight,
+                                      size=size)
 
             out = self._diffuse(h, step)
             adjacency, att_out = edge_index, att
@@ -328,6 +358,8 @@ class MAGNAConv(HeadwiseAttentionConv):
         z = z0
         for _ in range(self.num_hops):
             z = (1.0 - self.alpha) * step(z) + self.alpha * z0
+            if self.step_dropout > 0:
+                z = F.dropout(z, p=self.step_dropout, training=self.training)
         return z
 
     def _finish(self, out: Tensor) -> Tensor:
@@ -344,6 +376,8 @@ class MAGNAConv(HeadwiseAttentionConv):
     def edge_update(self, score_j: Tensor, score_i: Tensor, index: Tensor,
                     ptr: OptTensor, dim_size: Optional[int]) -> Tensor:
         logits = F.leaky_relu(score_j + score_i, self.negative_slope)
+        if self.resample_attention_dropout:  # dropped at every step instead
+            return segment_softmax(logits, index, ptr, dim_size)
         return self.attention_softmax(logits, index, ptr, dim_size)
 
     def __repr__(self) -> str:
@@ -378,7 +412,9 @@ class MAGNABlock(torch.nn.Module):
     feature dropout (:obj:`dropout`) on the normalised input of the
     diffusion, on the diffusion output before the residual sum and on the
     FFN output before its residual sum; :obj:`ffn_dropout` between the two
-    FFN layers; :obj:`attention_dropout` on the one-hop coefficients. The
+    FFN layers; :obj:`attention_dropout` on the one-hop coefficients; with
+    :obj:`per_step_dropout`, also the code's dropouts inside the diffusion
+    (a fresh attention mask and feature dropout at every step). The
     FFN layers have biases (the official code's ``nn.Linear`` layers); the
     layer norms are :class:`torch.nn.LayerNorm` (the code uses its own
     variant dividing by the unbiased standard deviation plus
@@ -411,6 +447,11 @@ class MAGNABlock(torch.nn.Module):
             (default: :obj:`4`)
         shared_attention_projection (bool, optional): See
             :class:`MAGNAConv`. (default: :obj:`False`)
+        per_step_dropout (bool, optional): The official code's dropout
+            inside the diffusion: a fresh attention-dropout mask at every
+            step and feature dropout (:obj:`dropout`) after every step
+            (:class:`MAGNAConv`'s :obj:`resample_attention_dropout` and
+            :obj:`step_dropout`). (default: :obj:`False`)
 
     Shapes:
         - **input:** node features :math:`(|\mathcal{V}|, F_{in})`, edge
@@ -426,7 +467,8 @@ class MAGNABlock(torch.nn.Module):
                  ffn_dropout: float = 0.0, negative_slope: float = 0.2,
                  layer_norm: bool = True, feed_forward: bool = True,
                  ffn_ratio: int = 4,
-                 shared_attention_projection: bool = False):
+                 shared_attention_projection: bool = False,
+                 per_step_dropout: bool = False):
         super().__init__()
         check_int('in_channels', in_channels, 1)
         check_int('out_channels', out_channels, 1)
@@ -449,7 +491,10 @@ class MAGNABlock(torch.nn.Module):
                               dropout=attention_dropout,
                               shared_attention_projection=(
                                   shared_attention_projection),
-                              project_out=True)
+                              project_out=True,
+                              step_dropout=dropout if per_step_dropout
+                              else 0.0,
+                              resample_attention_dropout=per_step_dropout)
         self.res = (torch.nn.Identity() if in_channels == out_channels else
                     Linear(in_channels, out_channels, bias=False,
                            weight_initializer='glorot'))

@@ -101,6 +101,11 @@ class MAGNA(torch.nn.Module):
         input_projection (int, optional): If set, a linear projection of
             the (dropped-out) input to this width before the first block
             (the code's ``project_dim``). (default: :obj:`None`)
+        per_step_dropout (bool, optional): The official code's dropout
+            inside each diffusion: a fresh attention-dropout mask at every
+            step and feature dropout after every step (see
+            :class:`~gat_zoo.nn.conv.magna_conv.MAGNABlock`). (default:
+            :obj:`False`)
 
     The defaults are the official code's ``codes/train.py`` defaults; the
     paper's per-dataset values could not be checked here (see
@@ -115,7 +120,8 @@ class MAGNA(torch.nn.Module):
                  ffn_dropout: float = 0.1, negative_slope: float = 0.2,
                  layer_norm: bool = True, feed_forward: bool = True,
                  shared_attention_projection: bool = False,
-                 input_projection: Optional[int] = None):
+                 input_projection: Optional[int] = None,
+                 per_step_dropout: bool = False):
         super().__init__()
         if isinstance(num_layers, bool) or not isinstance(num_layers, int) \
                 or num_layers < 1:
@@ -147,7 +153,8 @@ class MAGNA(torch.nn.Module):
                            negative_slope=negative_slope,
                            layer_norm=layer_norm, feed_forward=feed_forward,
                            shared_attention_projection=(
-                               shared_attention_projection)))
+                               shared_attention_projection),
+                           per_step_dropout=per_step_dropout))
             width = hidden_channels
         self.classifier = Linear(hidden_channels, out_channels,
                                  weight_initializer='glorot')

@@ -215,6 +215,57 @@ def test_fused_matches_reference_with_dropout_masks():
     assert not torch.allclose(layer(x, edge_index), a, atol=1e-6)
 
 
+def test_per_step_dropout_same_on_both_paths_and_fresh_each_step():
+    # The official code's dropouts inside the diffusion: both execution
+    # paths draw the same masks per seed; the masks differ between steps.
+    n = 16
+    edge_index = random_graph(n, n, 60, seed=7)
+    x = _features(n, 5, seed=2).requires_grad_()
+    layer = _layer(5, 3, heads=2, dropout=0.4, step_dropout=0.3,
+                   resample_attention_dropout=True).train()
+    results = {}
+    for mode in ('on', 'off'):
+        torch.manual_seed(7)
+        with use_fused(mode):
+            out, (_, alpha) = layer(x, edge_index,
+                                    return_attention_weights=True)
+        results[mode] = (out, alpha, _grads(layer, out, [x]))
+    (a, wa, ga), (b, wb, gb) = results['on'], results['off']
+    assert torch.allclose(a, b, **TOL) and torch.allclose(wa, wb, **TOL)
+    _assert_same_grads(ga, gb)
+    # The returned one-hop attention is the undropped softmax.
+    layer.eval()
+    _, (_, clean) = layer(x, edge_index, return_attention_weights=True)
+    assert torch.allclose(wa, clean, **TOL)
+    # One mask per step: the diffusion sees different matrices at each
+    # step, unlike one mask drawn for the whole pass.
+    layer.train()
+    masks = []
+    original = F.dropout
+
+    def recording(t, p=0.5, training=True, inplace=False):
+        out = original(t, p=p, training=training, inplace=inplace)
+        masks.append(out.detach() != 0)
+        return out
+
+    with use_fused('off'):
+        import gat_zoo.nn.conv.magna_conv as module
+        module.F.dropout = recording
+        try:
+            layer(x, edge_index)
+        finally:
+            module.F.dropout = original
+    # num_hops attention masks and num_hops feature masks, interleaved.
+    assert len(masks) == 2 * layer.num_hops
+    attention_masks = masks[0::2]
+    assert any(not torch.equal(attention_masks[0], m)
+               for m in attention_masks[1:])
+    assert all(m.shape == (n, 2, 3) for m in masks[1::2])
+    for bad in (dict(step_dropout=1.0), dict(step_dropout=-0.1)):
+        with pytest.raises(ValueError, match='step_dropout'):
+            MAGNAConv(4, 2, **bad)
+
+
 def test_adjacency_layouts_agree():
     n = 12
     edge_index = random_graph(n, n, 40, seed=8, duplicates=False)
@@ -486,6 +537,14 @@ def test_model_options_and_errors():
                   shared_attention_projection=True).double().eval()
     assert model.project is not None and model.blocks[0].in_channels == 10
     assert model(x, edge_index).shape == (9, 3)
+    # The official code's per-step dropouts reach every block's diffusion.
+    model = MAGNA(6, 3, hidden_channels=8, heads=2, num_layers=2,
+                  dropout=0.3, per_step_dropout=True).double()
+    assert all(b.conv.step_dropout == 0.3 and
+               b.conv.resample_attention_dropout for b in model.blocks)
+    model(x, edge_index).sum().backward()
+    assert MAGNA(6, 3, hidden_channels=8, heads=2).blocks[0].conv \
+        .step_dropout == 0.0
     for bad in (dict(num_layers=0), dict(edge_dropout=1.0),
                 dict(dropout=-0.1), dict(hidden_channels=10, heads=4)):
         with pytest.raises(ValueError):
