@@ -1,5 +1,6 @@
 """Segment kernels: every backend against a plain-loop reference and against
 each other, in values and gradients."""
+import math
 import os
 import subprocess
 import sys
@@ -231,3 +232,46 @@ def test_cuda_matches_cpu(backend):
         cpu = segment_softmax(src, index, num_segments=12)
         gpu = segment_softmax(src.cuda(), index.cuda(), num_segments=12)
     assert torch.allclose(cpu, gpu.cpu(), atol=1e-12)
+
+
+# segment_topk_mask ###########################################################
+
+
+def _topk_mask_brute_force(values, index, k):
+    # Each segment's k-th largest value (with repeats), row by row.
+    mask = torch.zeros(values.shape, dtype=torch.bool)
+    for e in range(values.size(0)):
+        same = values[index == index[e]]
+        for c in range(values.size(1)):
+            column = sorted(same[:, c].tolist(), reverse=True)
+            mask[e, c] = values[e, c] >= column[min(k, len(column)) - 1]
+    return mask
+
+
+@pytest.mark.parametrize('k', [1, 2, 3, 10])
+def test_segment_topk_mask_matches_brute_force(k):
+    from gat_zoo.ops import segment_topk_mask
+    gen = torch.Generator().manual_seed(k)
+    index = torch.randint(0, 6, (40, ), generator=gen)
+    # Few distinct values, so ties at the threshold occur.
+    values = torch.randint(0, 4, (40, 3), generator=gen).double()
+    mask = segment_topk_mask(values, index, 8, k)  # segments 6, 7 empty
+    assert torch.equal(mask, _topk_mask_brute_force(values, index, k))
+    assert torch.equal(segment_topk_mask(values[:, 1], index, 8, k),
+                       mask[:, 1])
+    # Every non-empty segment keeps at least min(k, size) rows per column.
+    for s in index.unique():
+        rows = mask[index == s]
+        assert bool((rows.sum(0) >= min(k, rows.size(0))).all())
+
+
+def test_segment_topk_mask_corner_cases():
+    from gat_zoo.ops import segment_topk_mask
+    empty = segment_topk_mask(torch.empty(0, 2), torch.empty(0).long(), 3, 2)
+    assert empty.shape == (0, 2) and empty.dtype == torch.bool
+    values = torch.tensor([1.0, -math.inf, 0.5])
+    assert segment_topk_mask(values, torch.tensor([0, 0, 1]), 2, 1).tolist() \
+        == [True, False, True]
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="'k'"):
+            segment_topk_mask(values, torch.tensor([0, 0, 1]), 2, bad)

@@ -52,6 +52,7 @@ from gat_zoo.ops.segment import (
     segment_count,
     segment_softmax,
     segment_sum,
+    segment_topk_mask,
 )
 from gat_zoo.ops.spmm import head_spmm
 from gat_zoo.ops.tree_decomposition import (
@@ -73,6 +74,7 @@ __all__ = [
     'segment_count',
     'segment_softmax',
     'segment_sum',
+    'segment_topk_mask',
     'CSRGraph',
     'FUSED_MODES',
     'cached_csr',

@@ -29,6 +29,7 @@ __all__ = [
     'segment_count',
     'segment_softmax',
     'segment_sum',
+    'segment_topk_mask',
 ]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -296,3 +297,43 @@ def segment_aggregate(src: Tensor, index: Optional[Tensor] = None,
         out = peak + _sum(shared - shared.detach(), seg.index, seg.ptr,
                           seg.num, seg.backend)
     return out.to(dtype)
+
+
+def segment_topk_mask(src: Tensor, index: Tensor, num_segments: int,
+                      k: int) -> Tensor:
+    r"""Which rows of ``src`` are among the :math:`k` largest of their
+    segment, per column: ``mask[e] = src[e] >= v_k(index[e])`` with
+    :math:`v_k(s)` the :math:`\min(k, |s|)`-th largest value of segment
+    :math:`s` (ties at the threshold are all kept, so a segment may keep
+    more than :math:`k` rows). MAGNA's official code selects each node's
+    top-:math:`k` incoming attention scores this way before the softmax.
+
+    Args:
+        src (torch.Tensor): Values ``[E]`` or ``[E, ...]`` (each trailing
+            column is ranked on its own).
+        index (torch.Tensor): Segment of every row ``[E]`` (any order).
+        num_segments (int): Number of segments.
+        k (int): How many of the largest values each segment keeps.
+
+    Returns:
+        torch.Tensor: A boolean mask shaped like ``src``.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"'k' must be a positive integer (got {k!r})")
+    E = src.size(0)
+    if E == 0:
+        return torch.zeros(src.shape, dtype=torch.bool, device=src.device)
+    values = src.detach().reshape(E, -1)
+    index = index.long()
+    # Per column: rows by segment, each segment's values descending (a
+    # descending sort, then a stable sort by segment).
+    by_value = torch.argsort(values, dim=0, descending=True, stable=True)
+    by_segment = torch.argsort(index[by_value], dim=0, stable=True)
+    ranked = values.gather(0, by_value.gather(0, by_segment))
+    count = torch.bincount(index, minlength=num_segments)
+    start = torch.cumsum(count, 0) - count
+    # Position of each segment's threshold; empty segments read row 0 and
+    # are never looked up.
+    kth = (start + count.clamp(max=k) - 1).clamp(min=0)
+    threshold = ranked.index_select(0, kth)        # [num_segments, cols]
+    return (values >= threshold.index_select(0, index)).reshape(src.shape)

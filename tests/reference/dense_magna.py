@@ -41,6 +41,7 @@ __all__ = [
     'dense_magna',
     'diffusion_limit',
     'magna_params_from_module',
+    'top_k_counts',
     'truncated_diffusion',
 ]
 
@@ -75,6 +76,27 @@ def diffusion_limit(A: Tensor, alpha: float) -> Tensor:
     return alpha * torch.linalg.inv(eye - (1.0 - alpha) * A)
 
 
+def top_k_counts(e: Tensor, counts: Tensor, k: int) -> Tensor:
+    r"""The counts :math:`C_{ij}` of the edges node :math:`i` keeps under
+    top-:math:`k` selection of one head's scores ``e`` ``[n_dst, n_src]``:
+    those whose score is at least the :math:`\min(k, d_i)`-th largest of
+    the :math:`d_i` incoming edge scores (each copy of a multi-edge is one
+    edge; ties at the threshold are kept), written as plain loops."""
+    kept = torch.zeros_like(counts)
+    for i in range(counts.size(0)):
+        scores = []
+        for j in range(counts.size(1)):
+            scores += [float(e[i, j])] * int(counts[i, j])
+        if not scores:
+            continue
+        scores.sort(reverse=True)
+        threshold = scores[min(k, len(scores)) - 1]
+        for j in range(counts.size(1)):
+            if counts[i, j] > 0 and float(e[i, j]) >= threshold:
+                kept[i, j] = counts[i, j]
+    return kept
+
+
 def attention_matrix(alpha_dense: Tensor, counts: Tensor) -> Tensor:
     r""":math:`A^{h}_{ij} = C_{ij}\alpha^{h}_{ij}` as ``[H, N, N]``."""
     return (counts.unsqueeze(-1) * alpha_dense).permute(2, 0, 1)
@@ -98,6 +120,7 @@ def dense_magna(
     add_self_loops: bool = True,
     W_out: Optional[Tensor] = None,
     bias: Optional[Tensor] = None,
+    top_k: Optional[int] = None,
 ) -> Tuple[Tensor, Tensor]:
     r"""Dense MAGNA attention diffusion layer.
 
@@ -112,7 +135,10 @@ def dense_magna(
         out = \big(\Vert_h o^{h}\big) W_{out}^{\top} + b
 
     (heads averaged instead with ``concat=False``; ``W_head = W_tail = W``
-    gives the official code's shared-projection score).
+    gives the official code's shared-projection score). With ``top_k``,
+    each head's softmax and :math:`A^h` use the counts of
+    :func:`top_k_counts` instead of :math:`C` (the official code's
+    top-:math:`k` selection).
 
     Returns ``(out, alpha)``, ``alpha`` the one-hop coefficients
     ``[N, N, H]`` (read per edge with
@@ -134,9 +160,19 @@ def dense_magna(
     f_tail = (torch.tanh((x @ W_tail.t()).view(n, H, Cc)) *
               att_tail).sum(-1)                       # [N, H], source j
     logits = f_head.unsqueeze(1) + f_tail.unsqueeze(0)  # [i, j, H]
-    alpha_dense = _masked_softmax(_leaky_relu(logits, negative_slope),
-                                  counts)
-    A = attention_matrix(alpha_dense, counts)            # [H, N, N]
+    scores = _leaky_relu(logits, negative_slope)
+    if top_k is None:
+        alpha_dense = _masked_softmax(scores, counts)
+        A = attention_matrix(alpha_dense, counts)        # [H, N, N]
+    else:
+        alphas, mats = [], []
+        for h in range(H):
+            kept = top_k_counts(scores[..., h].detach(), counts, int(top_k))
+            alpha_h = _masked_softmax(scores[..., h:h + 1], kept)
+            alphas.append(alpha_h)
+            mats.append(attention_matrix(alpha_h, kept))
+        alpha_dense = torch.cat(alphas, dim=-1)
+        A = torch.cat(mats, dim=0)
     T = truncated_diffusion(A, alpha, num_hops)          # [H, N, N]
     Z0 = (x @ W.t()).view(n, H, Cc).permute(1, 0, 2)     # [H, N, C]
     out = (T @ Z0).permute(1, 0, 2)                      # [N, H, C]
@@ -172,4 +208,5 @@ def magna_params_from_module(module) -> Dict[str, object]:
         add_self_loops=bool(module.add_self_loops),
         W_out=None if module.lin_out is None else module.lin_out.weight,
         bias=module.bias,
+        top_k=module.top_k,
     )

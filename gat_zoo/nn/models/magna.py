@@ -106,6 +106,10 @@ class MAGNA(torch.nn.Module):
             step and feature dropout after every step (see
             :class:`~gat_zoo.nn.conv.magna_conv.MAGNABlock`). (default:
             :obj:`False`)
+        top_k (int, optional): The official code's top-:math:`k` neighbour
+            selection before each softmax (see
+            :class:`~gat_zoo.nn.conv.magna_conv.MAGNAConv`). (default:
+            :obj:`None`)
 
     The defaults are the official code's ``codes/train.py`` defaults; the
     paper's per-dataset values could not be checked here (see
@@ -121,7 +125,8 @@ class MAGNA(torch.nn.Module):
                  layer_norm: bool = True, feed_forward: bool = True,
                  shared_attention_projection: bool = False,
                  input_projection: Optional[int] = None,
-                 per_step_dropout: bool = False):
+                 per_step_dropout: bool = False,
+                 top_k: Optional[int] = None):
         super().__init__()
         if isinstance(num_layers, bool) or not isinstance(num_layers, int) \
                 or num_layers < 1:
@@ -154,7 +159,8 @@ class MAGNA(torch.nn.Module):
                            layer_norm=layer_norm, feed_forward=feed_forward,
                            shared_attention_projection=(
                                shared_attention_projection),
-                           per_step_dropout=per_step_dropout))
+                           per_step_dropout=per_step_dropout,
+                           top_k=top_k))
             width = hidden_channels
         self.classifier = Linear(hidden_channels, out_channels,
                                  weight_initializer='glorot')

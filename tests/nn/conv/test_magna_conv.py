@@ -105,6 +105,45 @@ def test_bias_and_no_output_projection_match_oracle(fused):
                        _grads(layer, expected, [x]))
 
 
+@pytest.mark.parametrize('top_k', [1, 2, 4])
+@pytest.mark.parametrize('add_self_loops', [True, False])
+@pytest.mark.parametrize('fused', ['on', 'off'])
+def test_top_k_selection_matches_dense_oracle(top_k, add_self_loops, fused):
+    # The official code's top-k neighbour selection: self-loops, duplicate
+    # edges (tied scores) and isolated nodes included.
+    n = 14
+    edge_index = random_graph(n, n, 60, seed=top_k)
+    x = _features(n, 6, seed=4).requires_grad_()
+    layer = _layer(6, 4, heads=3, top_k=top_k,
+                   add_self_loops=add_self_loops)
+    with use_fused(fused):
+        out, (ei, alpha) = layer(x, edge_index,
+                                 return_attention_weights=True)
+    expected, alpha_dense = _oracle(layer, x, edge_index)
+    assert torch.allclose(out, expected, **TOL)
+    assert torch.allclose(alpha, edge_attention(alpha_dense, ei), **TOL)
+    _assert_same_grads(_grads(layer, out, [x]),
+                       _grads(layer, expected, [x]))
+    # Every node attends to at most top_k distinct scores per head, and
+    # nodes with more in-edges than that drop some of them.
+    kept = (alpha > 0).double()
+    in_degree = torch.bincount(ei[1], minlength=n)
+    per_node = torch.zeros(n, 3, dtype=F64).index_add_(0, ei[1], kept)
+    assert bool((per_node[in_degree > 0] >= 1).all())
+    if top_k < int(in_degree.max()):
+        assert bool((per_node < in_degree.unsqueeze(-1)).any())
+    # A k at least every in-degree selects nothing away.
+    wide = _layer(6, 4, heads=3, top_k=int(in_degree.max()),
+                  add_self_loops=add_self_loops)
+    plain = _layer(6, 4, heads=3, add_self_loops=add_self_loops)
+    with use_fused(fused):
+        assert torch.allclose(wide(x, edge_index), plain(x, edge_index),
+                              **TOL)
+    for bad in (0, -2, 1.5):
+        with pytest.raises(ValueError, match='top_k'):
+            MAGNAConv(6, 4, top_k=bad)
+
+
 def test_attention_is_live_and_multi_hop():
     # Every attention parameter gets gradient, and a node receives signal
     # from its 2- and 3-hop sources (a path 0 -> 1 -> 2 -> 3).
@@ -545,6 +584,9 @@ def test_model_options_and_errors():
     model(x, edge_index).sum().backward()
     assert MAGNA(6, 3, hidden_channels=8, heads=2).blocks[0].conv \
         .step_dropout == 0.0
+    model = MAGNA(6, 3, hidden_channels=8, heads=2, num_layers=2, top_k=2)
+    assert all(b.conv.top_k == 2 for b in model.blocks)
+    assert model.double()(x, edge_index).shape == (9, 3)
     for bad in (dict(num_layers=0), dict(edge_dropout=1.0),
                 dict(dropout=-0.1), dict(hidden_channels=10, heads=4)):
         with pytest.raises(ValueError):
