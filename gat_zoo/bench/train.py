@@ -184,8 +184,6 @@ def train_node_classifier(
                          f"None or 'cosine'")
     if grad_clip is not None and not grad_clip > 0:
         raise ValueError(f"grad_clip must be positive (got {grad_clip!r})")
-    schedule = {'lr_schedule': lr_schedule, 'min_lr': min_lr,
-                'grad_clip': grad_clip}
     device = device or next(model.parameters()).device
     model = model.to(device)
     x, y = data.x.to(device), data.y.to(device)
@@ -214,13 +212,15 @@ def train_node_classifier(
             return _fit(module, x, edge_index, y, train_mask, val_mask,
                         test_mask, lr, weight_decay, epochs, patience,
                         min_epochs, metric, on_epoch, keep_history, selection,
-                        restore_best=True, **schedule)
+                        restore_best=True, lr_schedule=lr_schedule,
+                        min_lr=min_lr, grad_clip=grad_clip)
         stage_results = list(fit_stages(x, edge_index, train_stage) or [])
     result = _fit(model, x, edge_index, y, train_mask, val_mask, test_mask,
                   lr, weight_decay, epochs, patience, min_epochs, metric,
                   on_epoch,
                   keep_history, selection, restore_best=restore_best,
-                  **schedule)
+                  lr_schedule=lr_schedule, min_lr=min_lr,
+                  grad_clip=grad_clip)
     result.stages = stage_results
     if stage_results:
         result.train_time_s = time.perf_counter() - start_all
