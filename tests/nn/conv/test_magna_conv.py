@@ -62,6 +62,20 @@ def _assert_same_grads(a, b):
             assert torch.allclose(u, v, **TOL)
 
 
+def _check_against_oracle(layer, x, edge_index, fused):
+    """Output, one-hop attention and gradients of ``layer`` against the
+    dense oracle; returns the layer's ``(edge_index, alpha)``."""
+    with use_fused(fused):
+        out, (ei, alpha) = layer(x, edge_index,
+                                 return_attention_weights=True)
+    expected, alpha_dense = _oracle(layer, x, edge_index)
+    assert torch.allclose(out, expected, **TOL)
+    assert torch.allclose(alpha, edge_attention(alpha_dense, ei), **TOL)
+    _assert_same_grads(_grads(layer, out, [x]),
+                       _grads(layer, expected, [x]))
+    return ei, alpha
+
+
 # ---------------------------------------------------------------------------
 # Dense oracle.
 # ---------------------------------------------------------------------------
@@ -77,14 +91,7 @@ def test_matches_dense_oracle(heads, concat, shared, add_self_loops, fused):
     layer = _layer(6, 5, heads=heads, concat=concat,
                    shared_attention_projection=shared,
                    add_self_loops=add_self_loops)
-    with use_fused(fused):
-        out, (ei, alpha) = layer(x, edge_index,
-                                 return_attention_weights=True)
-    expected, alpha_dense = _oracle(layer, x, edge_index)
-    assert torch.allclose(out, expected, **TOL)
-    assert torch.allclose(alpha, edge_attention(alpha_dense, ei), **TOL)
-    _assert_same_grads(_grads(layer, out, [x]),
-                       _grads(layer, expected, [x]))
+    ei, alpha = _check_against_oracle(layer, x, edge_index, fused)
 
 
 @pytest.mark.parametrize('fused', ['on', 'off'])
@@ -116,14 +123,7 @@ def test_top_k_selection_matches_dense_oracle(top_k, add_self_loops, fused):
     x = _features(n, 6, seed=4).requires_grad_()
     layer = _layer(6, 4, heads=3, top_k=top_k,
                    add_self_loops=add_self_loops)
-    with use_fused(fused):
-        out, (ei, alpha) = layer(x, edge_index,
-                                 return_attention_weights=True)
-    expected, alpha_dense = _oracle(layer, x, edge_index)
-    assert torch.allclose(out, expected, **TOL)
-    assert torch.allclose(alpha, edge_attention(alpha_dense, ei), **TOL)
-    _assert_same_grads(_grads(layer, out, [x]),
-                       _grads(layer, expected, [x]))
+    ei, alpha = _check_against_oracle(layer, x, edge_index, fused)
     # Every node attends to at most top_k distinct scores per head, and
     # nodes with more in-edges than that drop some of them.
     kept = (alpha > 0).double()
@@ -233,11 +233,14 @@ def test_alpha_one_is_no_diffusion():
 # ---------------------------------------------------------------------------
 # Fused against reference path; layouts.
 # ---------------------------------------------------------------------------
-def test_fused_matches_reference_with_dropout_masks():
+def _both_paths_in_training(**kwargs):
+    """A training-mode layer run on the fused and the reference path with
+    the same seed: both must draw the same dropout masks. Returns the
+    layer, its input, graph, output and one-hop attention."""
     n = 16
     edge_index = random_graph(n, n, 60, seed=7)
     x = _features(n, 5, seed=2).requires_grad_()
-    layer = _layer(5, 3, heads=2, dropout=0.4).train()
+    layer = _layer(5, 3, heads=2, **kwargs).train()
     results = {}
     for mode in ('on', 'off'):
         torch.manual_seed(7)
@@ -248,6 +251,11 @@ def test_fused_matches_reference_with_dropout_masks():
     (a, wa, ga), (b, wb, gb) = results['on'], results['off']
     assert torch.allclose(a, b, **TOL) and torch.allclose(wa, wb, **TOL)
     _assert_same_grads(ga, gb)
+    return layer, x, edge_index, a, wa
+
+
+def test_fused_matches_reference_with_dropout_masks():
+    layer, x, edge_index, a, wa = _both_paths_in_training(dropout=0.4)
     # Dropout is live: some coefficients are zero, the rest rescaled.
     assert (wa == 0).any() and (wa > 0).any()
     layer.eval()
@@ -257,21 +265,9 @@ def test_fused_matches_reference_with_dropout_masks():
 def test_per_step_dropout_same_on_both_paths_and_fresh_each_step():
     # The official code's dropouts inside the diffusion: both execution
     # paths draw the same masks per seed; the masks differ between steps.
-    n = 16
-    edge_index = random_graph(n, n, 60, seed=7)
-    x = _features(n, 5, seed=2).requires_grad_()
-    layer = _layer(5, 3, heads=2, dropout=0.4, step_dropout=0.3,
-                   resample_attention_dropout=True).train()
-    results = {}
-    for mode in ('on', 'off'):
-        torch.manual_seed(7)
-        with use_fused(mode):
-            out, (_, alpha) = layer(x, edge_index,
-                                    return_attention_weights=True)
-        results[mode] = (out, alpha, _grads(layer, out, [x]))
-    (a, wa, ga), (b, wb, gb) = results['on'], results['off']
-    assert torch.allclose(a, b, **TOL) and torch.allclose(wa, wb, **TOL)
-    _assert_same_grads(ga, gb)
+    layer, x, edge_index, _, wa = _both_paths_in_training(
+        dropout=0.4, step_dropout=0.3, resample_attention_dropout=True)
+    n = x.size(0)
     # The returned one-hop attention is the undropped softmax.
     layer.eval()
     _, (_, clean) = layer(x, edge_index, return_attention_weights=True)
