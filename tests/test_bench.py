@@ -583,3 +583,53 @@ def test_speed_sizes_message_names_the_range(capsys):
         parse_args(['--speed', '--speed-sizes', '0'])
     err = capsys.readouterr().err
     assert '1 to 64 positive' in err and ' or 3 or ' not in err
+
+
+# Histories and their replay ##################################################
+
+
+def test_history_dir_and_replay(tmp_path, capsys):
+    from gat_zoo.bench import replay as replay_cli
+    from gat_zoo.bench.replay import (
+        history_path,
+        parse_rule,
+        read_history,
+        replay,
+    )
+    histories, results = tmp_path / 'hist', tmp_path / 'r.csv'
+    assert main(['--model', 'gcn', '--dataset', SMALL, '--epochs', '12',
+                 '--runs', '2', '--no-progress', '--results-file',
+                 str(results), '--history-dir', str(histories)]) == 0
+    capsys.readouterr()
+    rows = {r['seed']: r for r in read_results(results)}
+    for seed, row in rows.items():
+        history = read_history(history_path(histories, 'gcn', SMALL, seed))
+        assert [h['epoch'] for h in history] == list(range(1, 13))
+        chosen = history[row['best_epoch'] - 1]
+        assert abs(100 * chosen['test_score'] - row['test']) < 1e-9
+        assert abs(100 * chosen['val_score'] - row['val']) < 1e-9
+    # The paper rule of gcn replayed on its own runs gives its own rows;
+    # a stopping rule is complete only once the budget is known.
+    rule = parse_rule('selection=score')
+    replayed = replay(histories, [rule])
+    assert len(replayed) == 2 and not any(r['complete'] for r in replayed)
+    replayed = replay(histories, [rule], epochs=12)
+    assert all(r['complete'] for r in replayed)
+    assert sorted(r['test'] for r in replayed) == \
+        sorted(r['test'] for r in rows.values())
+    assert replay(histories, [rule], models=['gat']) == []
+    stopping = parse_rule('selection=loss,patience=1,patience_rule=joint')
+    assert stopping == {'selection': 'loss', 'patience': 1,
+                        'patience_rule': 'joint', 'min_epochs': 0}
+    assert replay_cli.main(['--history-dir', str(histories), '--rule',
+                            'selection=score_latest', '--epochs', '12',
+                            '--per-seed']) == 0
+    out = capsys.readouterr().out
+    assert 'selection=score_latest' in out and 'seed 1' in out
+    assert replay_cli.main(['--history-dir', str(tmp_path / 'none')]) == 2
+    with pytest.raises(SystemExit):
+        replay_cli.main(['--history-dir', str(histories), '--rule',
+                         'selection=test'])
+    (histories / 'notes__x__seed0.csv').write_text('a,b\n1,2\n')
+    with pytest.raises(ValueError, match='not a history file'):
+        replay(histories, [rule])

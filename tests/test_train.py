@@ -140,3 +140,95 @@ def test_cosine_schedule_and_gradient_clipping_match_a_plain_loop():
         _run(data, lr_schedule='step')
     with pytest.raises(ValueError, match='grad_clip'):
         _run(data, grad_clip=0.0)
+
+
+# Selection and stopping rules, and their replay on recorded histories ########
+
+from gat_zoo.bench.train import (  # noqa: E402
+    EpochSelector,
+    select_epoch,
+)
+
+
+def _history(scores, losses):
+    # test_score marks the epoch, so the reported score names the epoch
+    return [{'epoch': e, 'val_score': s, 'val_loss': v, 'test_score': e}
+            for e, (s, v) in enumerate(zip(scores, losses), start=1)]
+
+
+def test_each_selection_rule_picks_its_epoch():
+    # scores tie at epochs 2 and 3; the loss is lowest at epoch 4
+    history = _history([0.5, 0.6, 0.6, 0.55], [1.0, 0.9, 0.95, 0.8])
+    expected = {'score': 2,           # ties go to the lower loss
+                'score_latest': 3,    # ties go to the later epoch
+                'loss': 4,
+                'score_and_loss': 2}  # epoch 3's loss is not the best
+    for rule, epoch in expected.items():
+        chosen = select_epoch(history, selection=rule)
+        assert chosen['epoch'] == epoch, rule
+        assert chosen['test_score'] == epoch
+        assert chosen['epochs_run'] == 4 and not chosen['complete']
+
+
+def test_each_patience_rule_restarts_on_its_epochs():
+    # The loss falls every epoch; the score peaks at epoch 2 and is beaten
+    # at epoch 5 only.
+    history = _history([0.5, 0.6, 0.55, 0.55, 0.7],
+                       [1.0, 0.9, 0.8, 0.7, 0.6])
+    either = select_epoch(history, patience=2, patience_rule='either')
+    assert either['epochs_run'] == 5 and not either['complete']
+    assert either['epoch'] == 5
+    for rule, selection in (('selected', 'score_latest'), ('joint', 'loss')):
+        stopped = select_epoch(history, selection=selection, patience=2,
+                               patience_rule=rule)
+        # epochs 3 and 4 restart neither count: stop after epoch 4
+        assert stopped['epochs_run'] == 4 and stopped['complete'], rule
+    assert select_epoch(history, selection='loss', patience=2,
+                        patience_rule='joint')['epoch'] == 4
+    late = select_epoch(history, selection='score_latest', patience=2,
+                        patience_rule='selected', min_epochs=10)
+    assert late['epochs_run'] == 5 and not late['complete']
+
+
+def test_joint_patience_compares_with_the_last_restart_only():
+    # Epoch 2 has the lowest loss but no higher score: no restart, and the
+    # reference stays epoch 1's, so epoch 3 (loss 0.9 < 1.0, score up)
+    # restarts although its loss is above epoch 2's.
+    history = _history([0.5, 0.5, 0.6, 0.6], [1.0, 0.5, 0.9, 0.8])
+    chosen = select_epoch(history, selection='loss', patience=2,
+                          patience_rule='joint')
+    assert chosen['epochs_run'] == 4 and not chosen['complete']
+    assert select_epoch(history, selection='loss', patience=1,
+                        patience_rule='joint')['epochs_run'] == 2
+
+
+def test_rule_arguments_are_checked():
+    with pytest.raises(ValueError, match='patience_rule'):
+        EpochSelector(patience_rule='never')
+    with pytest.raises(ValueError, match='selection'):
+        EpochSelector(selection='test')
+    with pytest.raises(ValueError, match='patience'):
+        EpochSelector(patience=0)
+    data = csbm(num_nodes=200, num_val=50)
+    with pytest.raises(ValueError, match='patience_rule'):
+        _run(data, patience_rule='never')
+
+
+def test_replayed_history_gives_what_training_with_the_rule_gives():
+    # Selection and stopping do not change the trajectory, so a run without
+    # early stopping, replayed under a rule, must report exactly what a run
+    # trained under that rule reports.
+    data = csbm(num_nodes=300, num_val=100)
+    full = _run(data, epochs=40, lr=0.05)
+    for rule in (dict(selection='score_latest', patience=4,
+                      patience_rule='selected'),
+                 dict(selection='loss', patience=3, patience_rule='joint'),
+                 dict(selection='score', patience=3)):
+        trained = _run(data, epochs=40, lr=0.05, **rule)
+        assert trained.epochs_run < 40, rule  # the rule did stop the run
+        replayed = select_epoch(full.history, **rule)
+        assert replayed['epoch'] == trained.best_epoch, rule
+        assert replayed['test_score'] == trained.test_score, rule
+        assert replayed['epochs_run'] == trained.epochs_run, rule
+        assert select_epoch(trained.history, **rule)['epoch'] == \
+            trained.best_epoch

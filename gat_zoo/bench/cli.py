@@ -205,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
         help='write learning curves (validation score and training loss '
         'per epoch of the seed-0 run) per (model, dataset) and an '
         'accuracy-vs-time chart as PNG files into DIR')
+    out.add_argument(
+        '--history-dir', metavar='DIR', default=None,
+        help='write each run\'s per-epoch history (training loss, '
+        'validation loss and score, test score) to '
+        'DIR/<model>__<dataset>__seed<S>.csv, for replaying other selection '
+        'and stopping rules on the same runs (python -m '
+        'gat_zoo.bench.replay)')
     out.add_argument('--no-progress', action='store_true',
                      help='no tqdm progress bars on stderr')
     out.add_argument(
@@ -484,6 +491,9 @@ def _run_row(args, model, entry, spec: DatasetSpec, seed, data, data_error,
     finally:
         ebar.close()
     row.update(result, status='ok')
+    if args.history_dir is not None:
+        from gat_zoo.bench.replay import write_history
+        write_history(args.history_dir, model, label, seed, history)
     key = (model, label)
     if key not in curves or seed < curves[key][0]:
         curves[key] = (seed, history)

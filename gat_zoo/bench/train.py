@@ -5,8 +5,12 @@ test score is read at the selected (best-validation) epoch. A model that
 trains with a loss beyond the classification loss (SuperGAT's
 self-supervised edge loss, PPRGAT's L1 penalty) exposes it as
 ``model.auxiliary_loss()``, which is added to the training loss. Early stopping
-follows the GAT paper: training stops once neither the validation accuracy
-nor the validation loss has improved for ``patience`` epochs.
+follows the GAT paper by default: training stops once neither the validation
+accuracy nor the validation loss has improved for ``patience`` epochs. Some
+official codes count patience differently (``patience_rule``), and
+:class:`EpochSelector` applies every selection and stopping rule, both
+inside the loop and to a recorded history (:func:`select_epoch`), so rules
+can be compared on the same training trajectories.
 
 Multi-stage models. A model trained in stages (SPAGAN: a GAT first, whose
 attention defines the paths of the model proper) exposes
@@ -35,8 +39,14 @@ from torch import Tensor
 
 from gat_zoo.nn.functional import sparse_features
 
-__all__ = ['RunResult', 'auxiliary_loss', 'seed_everything', 'split_masks',
+__all__ = ['EpochSelector', 'PATIENCE_RULES', 'RunResult', 'SELECTION_RULES',
+           'auxiliary_loss', 'seed_everything', 'select_epoch', 'split_masks',
            'train_node_classifier']
+
+#: Rules for the reported epoch; each reads the validation split only.
+SELECTION_RULES = ('score', 'score_latest', 'score_and_loss', 'loss')
+#: Rules for when an epoch restarts the early-stopping count.
+PATIENCE_RULES = ('either', 'selected', 'joint')
 
 
 def seed_everything(seed: int) -> None:
@@ -52,6 +62,128 @@ class _Best(TypedDict):
     val_score: float
     val_loss: float
     test_score: float
+
+
+class EpochSelector:
+    """Chooses the reported epoch and decides when to stop, from the
+    validation split only; fed one epoch at a time by :meth:`step`.
+
+    Args:
+        selection: Which epoch is reported. ``'score'`` (OGB's): the
+            highest validation score, ties to the lower validation loss.
+            ``'score_latest'`` (MAGNA's code): the latest epoch whose
+            validation score reaches the best so far, ties to the later
+            epoch. ``'score_and_loss'`` (the GAT paper's reference code):
+            the last epoch at which validation score and loss were *both* at
+            their best so far. ``'loss'`` (e.g. SPAGAN's and FAGCN's code):
+            the lowest validation loss, ties to the higher score.
+        patience: Stop after this many epochs in a row without a restart
+            (:obj:`None`: never stop early).
+        patience_rule: Which epochs restart the count. ``'either'`` (the
+            GAT paper's): a new best validation score or a new lowest
+            validation loss. ``'selected'`` (MAGNA's code): an epoch the
+            selection rule picks. ``'joint'`` (FAGCN's code): an epoch whose
+            validation loss is below, *and* whose score above, those of the
+            last restarting epoch.
+        min_epochs: Never stop before this epoch.
+    """
+
+    def __init__(self, selection: str = 'score',
+                 patience: Optional[int] = None,
+                 patience_rule: str = 'either', min_epochs: int = 0):
+        if selection not in SELECTION_RULES:
+            raise ValueError(f"Unknown selection rule {selection!r}; "
+                             f"expected one of {SELECTION_RULES}")
+        if patience_rule not in PATIENCE_RULES:
+            raise ValueError(f"Unknown patience_rule {patience_rule!r}; "
+                             f"expected one of {PATIENCE_RULES}")
+        if patience is not None and patience < 1:
+            raise ValueError(f"patience must be at least 1 (got {patience})")
+        self.selection = selection
+        self.patience = patience
+        self.patience_rule = patience_rule
+        self.min_epochs = min_epochs
+        self.best: _Best = {'epoch': -1, 'val_score': -float('inf'),
+                            'val_loss': float('inf'),
+                            'test_score': float('nan')}
+        self._highest_score = -float('inf')
+        self._lowest_loss = float('inf')
+        self._restart_score = -float('inf')
+        self._restart_loss = float('inf')
+        self._stale = 0
+        self.should_stop = False
+
+    def _selects(self, val_score: float, val_loss: float) -> bool:
+        best = self.best
+        if self.selection == 'score':
+            return (val_score > best['val_score']
+                    or (val_score == best['val_score']
+                        and val_loss < best['val_loss']))
+        if self.selection == 'score_latest':
+            return val_score >= best['val_score']
+        if self.selection == 'loss':
+            return (val_loss < best['val_loss']
+                    or (val_loss == best['val_loss']
+                        and val_score > best['val_score']))
+        return (val_score >= self._highest_score
+                and val_loss <= self._lowest_loss)
+
+    def step(self, epoch: int, val_score: float, val_loss: float,
+             test_score: float) -> bool:
+        """Takes one epoch's validation score and loss (and the test score
+        to report if it is selected); returns whether it is the selected
+        epoch now. Afterwards :attr:`should_stop` says whether to stop."""
+        selected = self._selects(val_score, val_loss)
+        if selected:
+            self.best = {'epoch': epoch, 'val_score': val_score,
+                         'val_loss': val_loss, 'test_score': test_score}
+        improved = False
+        if val_score > self._highest_score:
+            self._highest_score, improved = val_score, True
+        if val_loss < self._lowest_loss:
+            self._lowest_loss, improved = val_loss, True
+        if self.patience_rule == 'selected':
+            restart = selected
+        elif self.patience_rule == 'joint':
+            restart = (val_loss < self._restart_loss
+                       and val_score > self._restart_score)
+            if restart:
+                self._restart_loss, self._restart_score = val_loss, val_score
+        else:
+            restart = improved
+        self._stale = 0 if restart else self._stale + 1
+        self.should_stop = (self.patience is not None
+                            and self._stale >= self.patience
+                            and epoch >= self.min_epochs)
+        return selected
+
+
+def select_epoch(history: List[Dict[str, float]], selection: str = 'score',
+                 patience: Optional[int] = None,
+                 patience_rule: str = 'either',
+                 min_epochs: int = 0) -> Dict[str, Any]:
+    """Replays a recorded training history (the ``history`` of a
+    :class:`RunResult`: per epoch ``epoch``, ``val_score``, ``val_loss``,
+    ``test_score``) under another selection and stopping rule.
+
+    The trajectory of a run does not depend on these rules until it stops,
+    so a history recorded with a later stop (or none) gives exactly what the
+    other rule would have reported. Returns the selected epoch's record
+    (``epoch``, ``val_score``, ``val_loss``, ``test_score``) with
+    ``epochs_run``, and ``complete``: :obj:`False` when the rule had not
+    stopped by the end of the history although the recorded run had stopped
+    early (the replay then only knows a prefix of the run).
+    """
+    selector = EpochSelector(selection, patience, patience_rule, min_epochs)
+    epochs_run = 0
+    for record in history:
+        epochs_run = int(record['epoch'])
+        selector.step(epochs_run, record['val_score'], record['val_loss'],
+                      record['test_score'])
+        if selector.should_stop:
+            break
+    return {**selector.best, 'epochs_run': epochs_run,
+            'complete': selector.should_stop}
 
 
 @dataclass
@@ -134,6 +266,7 @@ def train_node_classifier(
     lr_schedule: Optional[str] = None,
     min_lr: float = 0.0,
     grad_clip: Optional[float] = None,
+    patience_rule: str = 'either',
 ) -> RunResult:
     """Train ``model(x, edge_index)`` full-batch with Adam and return the
     scores at the best-validation epoch.
@@ -146,7 +279,8 @@ def train_node_classifier(
             coefficient).
         epochs: Maximum number of epochs.
         patience: Stop once neither validation accuracy nor validation loss
-            improved for this many epochs (:obj:`None`: never stop early).
+            improved for this many epochs (:obj:`None`: never stop early);
+            ``patience_rule`` changes what counts as improving.
         min_epochs: Never stop early before this epoch (a warm-up, e.g.
             SPAGAN's official code waits 500 epochs). Selection still
             considers every epoch.
@@ -154,13 +288,10 @@ def train_node_classifier(
         metric: ``metric(logits, y) -> float`` on a split (default:
             accuracy); for ogbn-* the bench passes ogb's ``Evaluator``.
         on_epoch: Called after each epoch with the epoch's record.
-        selection: Which epoch's test score is reported; every rule reads
-            the validation split only. ``'score'`` (OGB's): the highest
-            validation score, ties to the lower validation loss.
-            ``'score_and_loss'`` (the GAT paper's reference code): the last
-            epoch at which validation score and loss were *both* at their
-            best so far. ``'loss'`` (e.g. SPAGAN's code): the lowest
-            validation loss, ties to the higher score.
+        selection: Which epoch's test score is reported, one of
+            :data:`SELECTION_RULES` (see :class:`EpochSelector`); every rule
+            reads the validation split only. Default ``'score'`` (OGB's):
+            the highest validation score, ties to the lower validation loss.
         normalize_features: Row-normalise ``x`` to sum to one (the
             Planetoid preprocessing of the GAT and GCN reference code).
         sparse_input: Feed ``x`` as a sparse CSR matrix when it is mostly
@@ -175,10 +306,11 @@ def train_node_classifier(
         min_lr: The learning rate the cosine schedule ends at.
         grad_clip: If set, the gradients' global L2 norm is clipped to this
             before each step.
+        patience_rule: Which epochs restart the patience count, one of
+            :data:`PATIENCE_RULES` (see :class:`EpochSelector`); default
+            ``'either'``: a new best validation score or loss.
     """
-    if selection not in ('score', 'score_and_loss', 'loss'):
-        raise ValueError(f"Unknown selection rule {selection!r}; expected "
-                         f"'score', 'score_and_loss' or 'loss'")
+    EpochSelector(selection, patience, patience_rule)  # validates the rules
     if lr_schedule not in (None, 'cosine'):
         raise ValueError(f"Unknown lr_schedule {lr_schedule!r}; expected "
                          f"None or 'cosine'")
@@ -213,14 +345,15 @@ def train_node_classifier(
                         test_mask, lr, weight_decay, epochs, patience,
                         min_epochs, metric, on_epoch, keep_history, selection,
                         restore_best=True, lr_schedule=lr_schedule,
-                        min_lr=min_lr, grad_clip=grad_clip)
+                        min_lr=min_lr, grad_clip=grad_clip,
+                        patience_rule=patience_rule)
         stage_results = list(fit_stages(x, edge_index, train_stage) or [])
     result = _fit(model, x, edge_index, y, train_mask, val_mask, test_mask,
                   lr, weight_decay, epochs, patience, min_epochs, metric,
                   on_epoch,
                   keep_history, selection, restore_best=restore_best,
                   lr_schedule=lr_schedule, min_lr=min_lr,
-                  grad_clip=grad_clip)
+                  grad_clip=grad_clip, patience_rule=patience_rule)
     result.stages = stage_results
     if stage_results:
         result.train_time_s = time.perf_counter() - start_all
@@ -231,8 +364,8 @@ def _fit(model, x, edge_index, y, train_mask, val_mask, test_mask, lr,
          weight_decay, epochs, patience, min_epochs, metric, on_epoch,
          keep_history,
          selection, restore_best: bool, lr_schedule: Optional[str] = None,
-         min_lr: float = 0.0, grad_clip: Optional[float] = None
-         ) -> RunResult:
+         min_lr: float = 0.0, grad_clip: Optional[float] = None,
+         patience_rule: str = 'either') -> RunResult:
     """The training loop of :func:`train_node_classifier` on prepared
     inputs; ``restore_best`` loads the selected epoch's weights at the
     end."""
@@ -242,11 +375,8 @@ def _fit(model, x, edge_index, y, train_mask, val_mask, test_mask, lr,
         optimizer, T_max=epochs, eta_min=min_lr)
         if lr_schedule == 'cosine' else None)
 
-    best: _Best = {'epoch': -1, 'val_score': -float('inf'),
-                   'val_loss': float('inf'), 'test_score': float('nan')}
+    selector = EpochSelector(selection, patience, patience_rule, min_epochs)
     best_state = None
-    lowest_val_loss, highest_val_score = float('inf'), -float('inf')
-    stale = 0
     history: List[Dict[str, float]] = []
     start = time.perf_counter()
     epoch = 0
@@ -279,35 +409,16 @@ def _fit(model, x, edge_index, y, train_mask, val_mask, test_mask, lr,
         if on_epoch is not None:
             on_epoch(epoch, record)
 
-        if selection == 'score':
-            selected = (val_score > best['val_score']
-                        or (val_score == best['val_score']
-                            and val_loss < best['val_loss']))
-        elif selection == 'loss':
-            selected = (val_loss < best['val_loss']
-                        or (val_loss == best['val_loss']
-                            and val_score > best['val_score']))
-        else:
-            selected = (val_score >= highest_val_score
-                        and val_loss <= lowest_val_loss)
-        if selected:
-            best = {'epoch': epoch, 'val_score': val_score,
-                    'val_loss': val_loss, 'test_score': test_score}
-            if restore_best:
-                best_state = {k: v.detach().clone()
-                              for k, v in model.state_dict().items()}
-        improved = False
-        if val_score > highest_val_score:
-            highest_val_score, improved = val_score, True
-        if val_loss < lowest_val_loss:
-            lowest_val_loss, improved = val_loss, True
-        stale = 0 if improved else stale + 1
-        if (patience is not None and stale >= patience
-                and epoch >= min_epochs):
+        if (selector.step(epoch, val_score, val_loss, test_score)
+                and restore_best):
+            best_state = {k: v.detach().clone()
+                          for k, v in model.state_dict().items()}
+        if selector.should_stop:
             break
     if best_state is not None:
         model.load_state_dict(best_state)
     elapsed = time.perf_counter() - start
+    best = selector.best
     return RunResult(best_epoch=best['epoch'], epochs_run=epoch,
                      val_score=best['val_score'],
                      test_score=best['test_score'],

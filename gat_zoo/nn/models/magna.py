@@ -2,6 +2,7 @@
 classification."""
 from __future__ import annotations
 
+import math
 from typing import Any, List, Optional, Tuple
 
 import torch
@@ -21,30 +22,50 @@ _PAPER = 'Wang, Ying, Huang, Leskovec, IJCAI 2021'
 _URL = 'https://arxiv.org/abs/2009.14332'
 
 
-def drop_edges(adjacency: Adj, p: float, training: bool = True) -> Adj:
+def _kept_edges(row: Tensor, col: Tensor, p: float, pairs: bool) -> Tensor:
+    """A keep mask over the edges ``row[i] - col[i]``; with :obj:`pairs`
+    one draw per unordered node pair, shared by both directions (and any
+    parallel copies) of an undirected edge."""
+    if not pairs:
+        return torch.rand(row.numel(), device=row.device) >= p
+    if row.numel() == 0:
+        return torch.ones(0, dtype=torch.bool, device=row.device)
+    n = int(torch.maximum(row.max(), col.max())) + 1
+    pair = torch.minimum(row, col) * n + torch.maximum(row, col)
+    _, which = torch.unique(pair, return_inverse=True)
+    draw = torch.rand(int(which.max()) + 1, device=row.device)
+    return draw[which] >= p
+
+
+def drop_edges(adjacency: Adj, p: float, training: bool = True,
+               pairs: bool = False) -> Adj:
     r"""Remove each edge independently with probability :obj:`p` (training
     only), keeping the adjacency's layout: an ``edge_index`` (also an
     :class:`~torch_geometric.EdgeIndex`, returned as a plain tensor), a
-    :class:`torch_sparse.SparseTensor` or a torch sparse tensor.
+    :class:`torch_sparse.SparseTensor` or a torch sparse tensor. With
+    :obj:`pairs`, both directions of an undirected edge are removed or kept
+    together (one draw per unordered node pair), as the official MAGNA code
+    does.
 
     Removing an edge before the softmax is the same as giving it the logit
     :math:`-\infty`, which is how the official MAGNA code drops edges."""
     if not training or p == 0.0:
         return adjacency
     if _is_sparse_tensor(adjacency):
-        keep = torch.rand(adjacency.nnz(),
-                          device=adjacency.device()) >= p
+        row, col, _ = adjacency.coo()
+        keep = _kept_edges(row, col, p, pairs)
         return adjacency.masked_select_nnz(keep, layout='coo')
     if isinstance(adjacency, Tensor) and is_torch_sparse_tensor(adjacency):
         coo = adjacency.to_sparse_coo().coalesce()
-        keep = torch.rand(coo._nnz(), device=coo.device) >= p
-        return torch.sparse_coo_tensor(coo.indices()[:, keep],
+        indices = coo.indices()
+        keep = _kept_edges(indices[0], indices[1], p, pairs)
+        return torch.sparse_coo_tensor(indices[:, keep],
                                        coo.values()[keep], coo.shape)
     plain = adjacency
     if type(plain) is not Tensor:  # EdgeIndex: its index, as a plain tensor
         plain = plain.as_tensor() if hasattr(plain, 'as_tensor') else \
             plain.as_subclass(Tensor)
-    keep = torch.rand(plain.size(1), device=plain.device) >= p
+    keep = _kept_edges(plain[0], plain[1], p, pairs)
     return plain[:, keep]
 
 
@@ -62,10 +83,12 @@ class MAGNA(torch.nn.Module):
     (:obj:`attention_dropout`) and edge dropout (:obj:`edge_dropout`: each
     block sees the graph with every edge removed independently with that
     probability; the layer's self-loops are added afterwards and never
-    dropped). The official code drops undirected edges in pairs (both
-    directions of an edge together, about :obj:`edge_dropout / 2` of the
-    edges); here edges are dropped one by one, so directed graphs work
-    too.
+    dropped). By default edges are dropped one by one, so directed graphs
+    work too; :obj:`pair_edge_dropout` drops both directions of an
+    undirected edge together, as the official code does. (The code removes
+    :math:`\lfloor E/2 \cdot p/2 \rfloor` undirected pairs, a fraction
+    :math:`p/2` of the edges; the paper configuration therefore sets
+    :obj:`edge_dropout` to half the code's ``edge_drop``.)
 
     Args:
         in_channels (int): Input feature size.
@@ -86,6 +109,15 @@ class MAGNA(torch.nn.Module):
             :obj:`0.5`)
         edge_dropout (float, optional): Edge dropout per block. (default:
             :obj:`0.1`)
+        pair_edge_dropout (bool, optional): Drop both directions of an
+            undirected edge together (one draw per node pair). (default:
+            :obj:`False`)
+        code_init (bool, optional): Initialise the weights as the official
+            code does (Xavier-normal with the tanh gain for the attention
+            projections, attention vectors and residual projections, with
+            the ReLU gain for the feed-forward layers, gain 1 for the input
+            projection and the classifier) instead of PyG's Glorot-uniform
+            and default initialisers. (default: :obj:`False`)
         ffn_dropout (float, optional): Dropout inside each FFN. (default:
             :obj:`0.1`, the code's ``PositionwiseFeedForward`` default)
         negative_slope (float, optional): LeakyReLU slope. (default:
@@ -126,7 +158,9 @@ class MAGNA(torch.nn.Module):
                  shared_attention_projection: bool = False,
                  input_projection: Optional[int] = None,
                  per_step_dropout: bool = False,
-                 top_k: Optional[int] = None):
+                 top_k: Optional[int] = None,
+                 pair_edge_dropout: bool = False,
+                 code_init: bool = False):
         super().__init__()
         if isinstance(num_layers, bool) or not isinstance(num_layers, int) \
                 or num_layers < 1:
@@ -142,6 +176,7 @@ class MAGNA(torch.nn.Module):
         self.out_channels = out_channels
         self.dropout = float(dropout)
         self.edge_dropout = float(edge_dropout)
+        self.pair_edge_dropout = bool(pair_edge_dropout)
         self.project = None
         width = in_channels
         if input_projection is not None:
@@ -164,6 +199,9 @@ class MAGNA(torch.nn.Module):
             width = hidden_channels
         self.classifier = Linear(hidden_channels, out_channels,
                                  weight_initializer='glorot')
+        self.code_init = bool(code_init)
+        if self.code_init:
+            self._initialise_as_code()
 
     def reset_parameters(self):
         if self.project is not None:
@@ -171,6 +209,38 @@ class MAGNA(torch.nn.Module):
         for block in self.blocks:
             block.reset_parameters()
         self.classifier.reset_parameters()
+        if self.code_init:
+            self._initialise_as_code()
+
+    def _initialise_as_code(self):
+        # codes/MAGNA.py and MAGNA/MAGNAConv.py re-initialise the weights
+        # with Xavier-normal after construction; biases keep torch's
+        # default. With the shared projection the code leaves its output
+        # projection at torch's default (kaiming-uniform, a = sqrt(5)).
+        init = torch.nn.init
+        tanh, relu = init.calculate_gain('tanh'), init.calculate_gain('relu')
+        for block in self.blocks:
+            conv = block.conv
+            separate = conv.lin_head is not None
+            for lin in (conv.lin, conv.lin_head, conv.lin_tail):
+                if lin is not None:
+                    init.xavier_normal_(lin.weight, gain=tanh)
+            if conv.lin_out is not None:
+                if separate:
+                    init.xavier_normal_(conv.lin_out.weight, gain=tanh)
+                else:
+                    init.kaiming_uniform_(conv.lin_out.weight,
+                                          a=math.sqrt(5))
+            init.xavier_normal_(conv.att_head, gain=tanh)
+            init.xavier_normal_(conv.att_tail, gain=tanh)
+            if isinstance(block.res, Linear):
+                init.xavier_normal_(block.res.weight, gain=tanh)
+            for lin in (block.ffn_in, block.ffn_out):
+                if lin is not None:
+                    init.xavier_normal_(lin.weight, gain=relu)
+        init.xavier_normal_(self.classifier.weight)
+        if self.project is not None:
+            init.xavier_normal_(self.project.weight)
 
     def forward(self, x: Tensor, edge_index: Adj,
                 return_attention_weights: bool = False):
@@ -183,7 +253,8 @@ class MAGNA(torch.nn.Module):
             x = self.project(F.dropout(x, p=self.dropout,
                                        training=self.training))
         for block in self.blocks:
-            adj = drop_edges(edge_index, self.edge_dropout, self.training)
+            adj = drop_edges(edge_index, self.edge_dropout, self.training,
+                             pairs=self.pair_edge_dropout)
             if return_attention_weights:
                 x, att = block(x, adj, return_attention_weights=True)
                 attentions.append(att)

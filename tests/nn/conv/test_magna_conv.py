@@ -2,6 +2,8 @@
 (values, one-hop attention, gradients), the K-step recursion against the
 truncated and the infinite PPR series, fused against reference path, every
 adjacency layout, corner cases, bad input and the registered model."""
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -618,6 +620,95 @@ def test_edge_dropout_keeps_the_layout():
     for layout in (edge_index, adj) + ((adj_t, ) if WITH_TORCH_SPARSE
                                        else ()):
         assert model(x.float(), layout).shape == (n, 2)
+
+
+def test_pair_edge_dropout_drops_both_directions_together():
+    n = 40
+    one_way = random_graph(n, n, 300, seed=5, duplicates=False)
+    one_way = one_way[:, one_way[0] < one_way[1]]
+    # both directions, a parallel copy of the first edges, and self-loops
+    loops = torch.arange(5).repeat(2, 1)
+    edge_index = torch.cat([one_way, one_way.flip(0), one_way[:, :10],
+                            loops], dim=1)
+
+    def pairs_of(index):
+        return [(min(u, v), max(u, v)) for u, v in index.t().tolist()]
+
+    def check(kept_edges, reference=edge_index):
+        counts = {}
+        for pair in pairs_of(reference):
+            counts[pair] = counts.get(pair, 0) + 1
+        kept = {}
+        for pair in pairs_of(kept_edges):
+            kept[pair] = kept.get(pair, 0) + 1
+        # every pair is kept with all its copies or not at all
+        assert all(kept[p] == counts[p] for p in kept)
+        return len(kept) / len(counts)
+
+    torch.manual_seed(0)
+    fractions = [check(drop_edges(edge_index, 0.3, pairs=True))
+                 for _ in range(20)]
+    assert 0.62 < sum(fractions) / len(fractions) < 0.78
+    adj = torch.sparse_coo_tensor(edge_index, torch.ones(edge_index.size(1)),
+                                  (n, n)).coalesce()
+    dropped = drop_edges(adj, 0.3, pairs=True).coalesce()
+    check(dropped.indices(), adj.indices())  # coalescing merged the copies
+    if WITH_TORCH_SPARSE:
+        adj_t = SparseTensor.from_edge_index(edge_index, sparse_sizes=(n, n))
+        row, col, _ = drop_edges(adj_t, 0.3, pairs=True).coo()
+        stored_row, stored_col, _ = adj_t.coo()
+        check(torch.stack([row, col]), torch.stack([stored_row, stored_col]))
+    # one-by-one dropping separates the two directions of some edges
+    single = drop_edges(edge_index, 0.3)
+    with pytest.raises(AssertionError):
+        check(single)
+    assert drop_edges(edge_index[:, :0], 0.3, pairs=True).shape == (2, 0)
+    model = MAGNA(4, 2, hidden_channels=8, heads=2, edge_dropout=0.3,
+                  pair_edge_dropout=True)
+    assert model(_features(n, 4, seed=2).float(), edge_index).shape == (n, 2)
+
+
+def test_code_initialisation_has_the_official_scales():
+    # Xavier-normal std = gain * sqrt(2 / (fan_in + fan_out)); for the
+    # [1, H, C] attention vectors torch counts fan_in = H * C, fan_out = C.
+    tanh, relu = 5.0 / 3.0, math.sqrt(2.0)
+
+    def xavier(fan_in, fan_out, gain):
+        return gain * math.sqrt(2.0 / (fan_in + fan_out))
+
+    torch.manual_seed(0)
+    model = MAGNA(300, 7, hidden_channels=256, heads=4, num_layers=2,
+                  input_projection=200, code_init=True)
+    plain = MAGNA(300, 7, hidden_channels=256, heads=4, num_layers=2,
+                  input_projection=200)
+    first, second = model.blocks
+    expected = [
+        (first.conv.lin.weight, xavier(200, 256, tanh)),
+        (first.conv.lin_head.weight, xavier(200, 256, tanh)),
+        (first.conv.lin_out.weight, xavier(256, 256, tanh)),
+        (first.conv.att_head, xavier(4 * 64, 64, tanh)),
+        (second.conv.att_tail, xavier(4 * 64, 64, tanh)),
+        (first.res.weight, xavier(200, 256, tanh)),
+        (second.ffn_in.weight, xavier(256, 1024, relu)),
+        (second.ffn_out.weight, xavier(1024, 256, relu)),
+        (model.classifier.weight, xavier(256, 7, 1.0)),
+        (model.project.weight, xavier(300, 200, 1.0)),
+    ]
+    for weight, std in expected:
+        assert abs(weight.std().item() / std - 1) < 0.1, weight.shape
+    # PyG's defaults differ, e.g. Glorot-uniform on the last two dims
+    assert abs(plain.blocks[0].conv.att_head.std().item()
+               / xavier(4 * 64, 64, tanh) - 1) > 0.2
+    # reset_parameters keeps the choice; the shared form leaves the output
+    # projection at torch's default, as the code does
+    first.conv.lin.weight.data.zero_()
+    model.reset_parameters()
+    assert abs(first.conv.lin.weight.std().item()
+               / xavier(200, 256, tanh) - 1) < 0.1
+    shared = MAGNA(300, 7, hidden_channels=256, heads=4, num_layers=1,
+                   shared_attention_projection=True, code_init=True)
+    bound = 1 / math.sqrt(256)
+    assert shared.blocks[0].conv.lin_out.weight.abs().max() <= bound
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
