@@ -37,6 +37,7 @@ from gat_zoo.bench.results import (
     parse_names,
     sanitize_filename,
 )
+from gat_zoo.bench.summary import format_mean_std
 from gat_zoo.bench.train import (
     PATIENCE_RULES,
     SELECTION_RULES,
@@ -175,14 +176,6 @@ def replay(directory: PathLike, rules: Sequence[Dict[str, Any]],
     return rows
 
 
-def _mean_std(values: List[float]) -> str:
-    if not values:
-        return '—'
-    if len(values) == 1:
-        return f'{values[0]:.2f}'
-    return f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'
-
-
 def format_replay(rows: Sequence[Dict[str, Any]]) -> str:
     """The per-(model, dataset, rule) table of :func:`replay`'s rows."""
     groups: Dict[Tuple[str, str, str], List[Dict[str, Any]]] = {}
@@ -198,8 +191,8 @@ def format_replay(rows: Sequence[Dict[str, Any]]) -> str:
         lines.append(
             f'{model:<10} {dataset:<12} {rule:<58} {len(done):>5} '
             f'{len(group) - len(done):>10} '
-            f"{_mean_std([r['val'] for r in done]):>14} "
-            f"{_mean_std([r['test'] for r in done]):>14} {epochs:>7}")
+            f"{format_mean_std([r['val'] for r in done]):>14} "
+            f"{format_mean_std([r['test'] for r in done]):>14} {epochs:>7}")
     return '\n'.join(lines)
 
 

@@ -60,6 +60,7 @@ from gat_zoo.bench.runner import (
     run_config,
     train_one,
 )
+from gat_zoo.bench.summary import format_mean_std
 
 __all__ = ['FIELDS', 'apply_point', 'expand_grid', 'main', 'parse_grid',
            'parse_point', 'select', 'summarize']
@@ -161,9 +162,9 @@ def summarize(rows: Sequence[Dict[str, Any]], points: Sequence[str],
         got = [r for r in rows if r['stage'] == 'search'
                and r['point'] == point and r['status'] == 'ok']
         if got:
-            lines.append(f'{point:<40} {len(got):>5} '
-                         f'{_mean_std([float(r["val"]) for r in got]):>14} '
-                         f'{_mean_std([float(r["test"]) for r in got]):>14}')
+            val = format_mean_std([float(r['val']) for r in got])
+            test = format_mean_std([float(r['test']) for r in got])
+            lines.append(f'{point:<40} {len(got):>5} {val:>14} {test:>14}')
     chosen = select(rows, points)
     if chosen is None:
         return '\n'.join(lines)
@@ -173,8 +174,8 @@ def summarize(rows: Sequence[Dict[str, Any]], points: Sequence[str],
     lines.append('')
     lines.append(f'chosen on validation: {chosen}')
     lines.append(f'final seeds: {len(final)} of {len(final_seeds)}; test '
-                 f'{_mean_std([float(r["test"]) for r in final])}, val '
-                 f'{_mean_std([float(r["val"]) for r in final])}')
+                 f'{format_mean_std([float(r["test"]) for r in final])}, val '
+                 f'{format_mean_std([float(r["val"]) for r in final])}')
     if paper is not None:
         std = paper.get('paper_std')
         lines.append(f"paper: {paper['paper_mean']}"
@@ -188,14 +189,6 @@ def _final_rows(rows, point, seeds):
         if r['point'] == point and r['status'] == 'ok':
             by_seed.setdefault(int(r['seed']), r)
     return [by_seed[s] for s in seeds if s in by_seed]
-
-
-def _mean_std(values: List[float]) -> str:
-    if not values:
-        return '—'
-    if len(values) == 1:
-        return f'{values[0]:.2f}'
-    return f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'
 
 
 def build_parser() -> argparse.ArgumentParser:

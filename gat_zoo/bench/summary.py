@@ -17,7 +17,8 @@ import torch
 
 from gat_zoo.bench.memory import MEM_KINDS
 
-__all__ = ['format_speed_table', 'format_table', 'mean_std', 'summarize']
+__all__ = ['format_mean_std', 'format_speed_table', 'format_table', 'mean_std',
+           'summarize']
 
 
 def mean_std(values: Sequence[float]) -> Tuple[float, float]:
@@ -28,6 +29,17 @@ def mean_std(values: Sequence[float]) -> Tuple[float, float]:
         return float('nan'), float('nan')
     std = t.std().item() if t.numel() > 1 else float('nan')
     return t.mean().item(), std
+
+
+def format_mean_std(values: Sequence[float]) -> str:
+    """``'mean ± std'`` to two decimals (one value: the value; none:
+    ``'—'``), as the search and replay tables print them."""
+    if not values:
+        return '—'
+    if len(values) == 1:
+        return f'{float(values[0]):.2f}'
+    mean, std = mean_std(values)
+    return f'{mean:.2f} ± {std:.2f}'
 
 
 def _finite(value: Any) -> TypeGuard[float]:

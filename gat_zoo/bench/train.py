@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gat_zoo.nn.functional import sparse_features
+from gat_zoo.nn.validation import check_choice
 
 __all__ = ['EpochSelector', 'PATIENCE_RULES', 'RunResult', 'SELECTION_RULES',
            'auxiliary_loss', 'seed_everything', 'select_epoch', 'split_masks',
@@ -91,12 +92,8 @@ class EpochSelector:
     def __init__(self, selection: str = 'score',
                  patience: Optional[int] = None,
                  patience_rule: str = 'either', min_epochs: int = 0):
-        if selection not in SELECTION_RULES:
-            raise ValueError(f"Unknown selection rule {selection!r}; "
-                             f"expected one of {SELECTION_RULES}")
-        if patience_rule not in PATIENCE_RULES:
-            raise ValueError(f"Unknown patience_rule {patience_rule!r}; "
-                             f"expected one of {PATIENCE_RULES}")
+        check_choice('selection rule', selection, SELECTION_RULES)
+        check_choice('patience_rule', patience_rule, PATIENCE_RULES)
         if patience is not None and patience < 1:
             raise ValueError(f"patience must be at least 1 (got {patience})")
         self.selection = selection

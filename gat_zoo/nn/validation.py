@@ -19,6 +19,7 @@ from torch import Tensor
 __all__ = [
     'all_finite',
     'check_adjacency',
+    'check_choice',
     'check_edge_attr',
     'check_edge_type',
     'check_finite',
@@ -52,6 +53,16 @@ def check_int(name: str, value: Any, minimum: int) -> int:
             value < minimum:
         raise ValueError(f"'{name}' must be an integer >= {minimum} (got "
                          f"{value!r})")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: Any) -> Any:
+    """An argument that must be one of ``choices`` (a sequence or mapping
+    of names); returns it, else raises :class:`ValueError` naming it and
+    the choices."""
+    if value not in choices:
+        raise ValueError(f"Unknown {name} {value!r}; expected one of "
+                         f"{tuple(choices)}")
     return value
 
 

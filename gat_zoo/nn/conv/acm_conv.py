@@ -16,7 +16,11 @@ from gat_zoo.nn.conv._base import (
     AttentionConv,
     weighted_edges_of,
 )
-from gat_zoo.nn.validation import check_node_features, validation_enabled
+from gat_zoo.nn.validation import (
+    check_choice,
+    check_node_features,
+    validation_enabled,
+)
 from gat_zoo.ops import normalized_propagation
 from gat_zoo.ops.propagation import Propagation
 
@@ -156,12 +160,8 @@ class ACMConv(AttentionConv):
                     or value < 1):
                 raise ValueError(f"'{name}' must be a positive int (got "
                                  f"{value!r})")
-        if variant not in VARIANTS:
-            raise ValueError(f"Unknown variant {variant!r}; expected one of "
-                             f"{VARIANTS}")
-        if normalization not in NORMALIZATIONS:
-            raise ValueError(f"Unknown normalization {normalization!r}; "
-                             f"expected one of {tuple(NORMALIZATIONS)}")
+        check_choice('variant', variant, VARIANTS)
+        check_choice('normalization', normalization, NORMALIZATIONS)
         if not (isinstance(temperature, (int, float))
                 and math.isfinite(temperature) and temperature > 0):
             raise ValueError(f"'temperature' must be a positive number (got "
