@@ -633,3 +633,14 @@ def test_history_dir_and_replay(tmp_path, capsys):
     (histories / 'notes__x__seed0.csv').write_text('a,b\n1,2\n')
     with pytest.raises(ValueError, match='not a history file'):
         replay(histories, [rule])
+
+
+def test_unwritable_history_keeps_the_row(tmp_path, capsys):
+    blocker = tmp_path / 'not_a_dir'
+    blocker.write_text('a file where the history folder should be')
+    results = tmp_path / 'r.csv'
+    assert main(['--model', 'gcn', '--dataset', SMALL, '--epochs', '3',
+                 '--runs', '1', '--no-progress', '--results-file',
+                 str(results), '--history-dir', str(blocker)]) == 0
+    assert 'history of gcn' in capsys.readouterr().err
+    assert [r['status'] for r in read_results(results)] == ['ok']

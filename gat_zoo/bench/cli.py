@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 
 import gat_zoo
+from gat_zoo.bench.replay import write_history
 from gat_zoo.bench.results import (
     ResultsFile,
     ResultsFileError,
@@ -492,8 +493,12 @@ def _run_row(args, model, entry, spec: DatasetSpec, seed, data, data_error,
         ebar.close()
     row.update(result, status='ok')
     if args.history_dir is not None:
-        from gat_zoo.bench.replay import write_history
-        write_history(args.history_dir, model, label, seed, history)
+        try:
+            write_history(args.history_dir, model, label, seed, history)
+        except OSError as err:  # the run's row matters more than its curve
+            note(('history_error', model, label),
+                 f'warning: history of {model}/{label} seed {seed} not '
+                 f'written: {err}')
     key = (model, label)
     if key not in curves or seed < curves[key][0]:
         curves[key] = (seed, history)
