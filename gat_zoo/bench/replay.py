@@ -37,6 +37,7 @@ from gat_zoo.bench.results import (
     parse_names,
     sanitize_filename,
 )
+from gat_zoo.bench.summary import format_mean_std
 from gat_zoo.bench.train import (
     PATIENCE_RULES,
     SELECTION_RULES,
@@ -177,7 +178,6 @@ def replay(directory: PathLike, rules: Sequence[Dict[str, Any]],
 
 def format_replay(rows: Sequence[Dict[str, Any]]) -> str:
     """The per-(model, dataset, rule) table of :func:`replay`'s rows."""
-    from gat_zoo.bench.summary import format_mean_std
     groups: Dict[Tuple[str, str, str], List[Dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row['model'], row['dataset'], row['rule']),

@@ -167,9 +167,11 @@ def select_epoch(history: List[Dict[str, float]], selection: str = 'score',
     so a history recorded with a later stop (or none) gives exactly what the
     other rule would have reported. Returns the selected epoch's record
     (``epoch``, ``val_score``, ``val_loss``, ``test_score``) with
-    ``epochs_run``, and ``complete``: :obj:`False` when the rule had not
-    stopped by the end of the history although the recorded run had stopped
-    early (the replay then only knows a prefix of the run).
+    ``epochs_run`` and ``complete``: whether the rule stopped within the
+    history. If it did not, the replay is exact only when the history ran
+    the whole epoch budget; otherwise it knows only a prefix of the run the
+    rule would have made (:func:`gat_zoo.bench.replay.replay` counts such
+    replays as incomplete).
     """
     selector = EpochSelector(selection, patience, patience_rule, min_epochs)
     epochs_run = 0
