@@ -172,8 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"{DEFAULT_EPOCH_CAP} for the embedded default)")
     run.add_argument('--patience', type=_positive, default=None,
                      help="early-stopping patience in epochs, replacing the "
-                     "paper's (stop when neither validation score nor loss "
-                     "improved for this long)")
+                     "paper's (by default: stop when neither validation "
+                     "score nor loss improved for this long; a config's "
+                     "patience_rule may count as its official code does)")
     run.add_argument('--lr', type=float, default=None,
                      help="Adam learning rate, replacing the paper's")
     run.add_argument('--weight-decay', type=float, default=None,
