@@ -52,18 +52,20 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torch.nn.functional as F
 from matplotlib.ticker import MaxNLocator
 from torch_geometric.utils import to_undirected
 
 import gat_zoo
 from gat_zoo.bench.dynamic import (
+    batch_context_loss,
     context_pairs,
     default_config,
+    degree_noise,
     eval_split,
     link_auc,
     random_walks,
     run_seed,
+    static_config,
     structural_l2,
 )
 from gat_zoo.datasets import DatasetNotFoundError
@@ -185,10 +187,11 @@ print(f'{graph.name}: {T} snapshots, {graph.num_nodes[-1]} nodes, '
 # `run_step` keeps only the AUCs; to see the attention we train a model
 # ourselves at the last step, $t = T - 2$ (all snapshots but the one to
 # forecast). The loop below is the protocol's objective written out: the
-# walks and context pairs come from `gat_zoo.bench.dynamic`, each
-# snapshot's loss is the mean logistic loss of its context pairs plus
-# that of every centre against one shared set of noise nodes, and only
-# the structural layer is decayed. Enron has fewer nodes than the
+# walks, context pairs and noise distribution come from
+# `gat_zoo.bench.dynamic`, each snapshot's loss (`batch_context_loss`,
+# Eq. 5) is the mean logistic loss of its context pairs plus that of
+# every centre against one shared set of noise nodes (degree$^{0.75}$),
+# and only the structural layer is decayed. Enron has fewer nodes than the
 # protocol's batch of 512, so one full batch per epoch is the same as
 # `run_step`'s minibatching. As there, a copy of snapshot $t$ is appended
 # and the embedding is read at $t$: the causal mask keeps it blind to the
@@ -210,29 +213,25 @@ def train_dysat(graph, t, epochs, seed=0):
     for index, weight in zip(snaps[:t + 1], weights[:t + 1]):
         walks.append(random_walks(index, weight, N, cfg['num_walks'],
                                   cfg['walk_len'], gen))
-        deg = torch.bincount(index[0], minlength=N).double()
-        noise.append(deg.pow(0.75) if deg.sum() > 0 else torch.ones(N))
+        noise.append(degree_noise(index, N))
     model = gat_zoo.create_model('dysat', N, cfg['out_channels'],
                                  num_time_steps=len(snaps), **cfg['model'])
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg['lr'])
     x = sparse_features(torch.eye(N))  # featureless: one-hot node ids
+    every_node = torch.ones(N, dtype=torch.bool)  # one full batch
     for _ in range(epochs):
         model.train()
         optimizer.zero_grad()
         emb = model(x, snaps, edge_weight=weights)           # [N, T, D]
         loss = cfg['weight_decay'] * structural_l2(model)
         for s in range(t + 1):  # the appended copy has no loss term
-            pos = context_pairs(walks[s], cfg['pairs_per_node'],
-                                cfg['window'], gen, N)
-            if pos.size(1) == 0:
-                continue
-            neg = torch.multinomial(noise[s], cfg['neg_samples'], True,
-                                    generator=gen)
-            e = emb[:, s]
-            pos_score = (e[pos[0]] * e[pos[1]]).sum(-1)
-            neg_score = e[pos[0]] @ e[neg].t()
-            loss = loss + F.softplus(-pos_score).mean() + \
-                cfg['neg_weight'] * F.softplus(neg_score).mean()
+            pairs = context_pairs(walks[s], cfg['pairs_per_node'],
+                                  cfg['window'], gen, N)
+            term = batch_context_loss(emb[:, s], pairs, noise[s],
+                                      every_node, cfg['neg_samples'],
+                                      cfg['neg_weight'], gen)
+            if term is not None:
+                loss = loss + term
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(),
                                        cfg['max_gradient_norm'])
@@ -356,9 +355,9 @@ print(f"micro-AUC {ours['micro_auc']:.2f}, macro-AUC "
 # last line; those are skipped.
 
 # %%
-def read_dysat(path):
-    """{dataset: [(micro, macro, [step AUC %, ...]), ...]}, complete rows
-    only."""
+def read_runs(path):
+    """{(model, dataset): [(micro, macro, [step AUC %, ...]), ...]},
+    complete rows only."""
     runs = {}
     with open(path, newline='') as f:
         for r in csv.DictReader(f):
@@ -372,7 +371,7 @@ def read_dysat(path):
             except (TypeError, ValueError, AttributeError):
                 complete = False
             if complete:
-                runs.setdefault(r['dataset'], []).append(run)
+                runs.setdefault((r['model'], r['dataset']), []).append(run)
     return runs
 
 
@@ -381,27 +380,39 @@ def mean_std(values):
     return statistics.mean(values), std
 
 
+def step_curve(rows):
+    """Per-step mean and std over the rows that cover every step (rows of
+    a --steps subset cannot be placed on the time axis), and their
+    number."""
+    full = max(len(r[2]) for r in rows)
+    curves = np.array([r[2] for r in rows if len(r[2]) == full])
+    return curves.mean(0), curves.std(0, ddof=min(1, len(curves) - 1)), \
+        len(curves)
+
+
+def label_step_axes(ax, dataset):
+    ax.set_title(dataset)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel('step $t$ (trained on $0..t$, tested on $t+1$)')
+    ax.set_ylabel('test AUC (%)')
+    ax.legend()
+
+
 path = results_dir / 'dysat.csv'
-runs = read_dysat(path) if path.exists() else {}
+runs = ({dataset: rows for (model, dataset), rows in read_runs(path).items()
+         if model == 'dysat'} if path.exists() else {})
 if runs:
     fig, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 3.5),
                              squeeze=False)
     for ax, (dataset, rows) in zip(axes[0], sorted(runs.items())):
-        # Rows of a --steps subset cannot be placed on the time axis.
-        full = max(len(r[2]) for r in rows)
-        curves = np.array([r[2] for r in rows if len(r[2]) == full])
-        mean, std = curves.mean(0), curves.std(0, ddof=min(1, len(curves) - 1))
-        ax.plot(range(full), mean, marker='o',
-                label=f'committed, {len(curves)} seed(s)')
-        ax.fill_between(range(full), mean - std, mean + std, alpha=0.3)
+        mean, std, count = step_curve(rows)
+        ax.plot(range(len(mean)), mean, marker='o',
+                label=f'committed, {count} seed(s)')
+        ax.fill_between(range(len(mean)), mean - std, mean + std, alpha=0.3)
         if dataset == graph.name:
             ax.plot(ours_steps, [100 * a for a in ours['step_aucs']], 'x',
                     color='C3', markersize=9, label='this notebook')
-        ax.set_title(dataset)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel('step $t$ (trained on $0..t$, tested on $t+1$)')
-        ax.set_ylabel('test AUC (%)')
-        ax.legend()
+        label_step_axes(ax, dataset)
     fig.tight_layout()
     plt.show()
 else:
@@ -424,3 +435,64 @@ note = '' if steps is None else f', steps {steps} only'
 print(f"{'(ours)':9} {1:4d} {ours['micro_auc']:14.2f} "
       f"{ours['macro_auc']:14.2f}   this notebook, {graph.name}, "
       f'{epochs} epochs{note}')
+
+# %% [markdown]
+# ## What the split and the classifier allow without DySAT's layers
+# Two static embeddings of the snapshots aggregated up to $t$ go through
+# the same split and logistic regression (`python -m gat_zoo.bench.dynamic
+# --model spectral,node2vec`, committed in
+# `benchmarks/results/dysat_static_baselines.csv`):
+#
+# - **spectral**: a truncated SVD of the normalised aggregate, nothing
+#   trained;
+# - **node2vec**: a free embedding table trained with DySAT's own context
+#   loss and sampler (random walks with $p = q = 1$), i.e. DySAT's
+#   objective without its attention layers.
+#
+# Where the free table lands level with DySAT while the spectral embedding
+# does better, the objective, not the layers, sets DySAT's level on that
+# dataset. The spectral embedding needs no training, so it also runs here
+# on this notebook's dataset and steps.
+
+# %%
+spectral_here = run_seed(graph, 0, static_config(), 1, 1, steps,
+                         method='spectral')
+base_path = results_dir / 'dysat_static_baselines.csv'
+baselines = read_runs(base_path) if base_path.exists() else {}
+methods = {(method, dataset): rows
+           for (method, dataset), rows in baselines.items()}
+methods.update({('dysat', dataset): rows for dataset, rows in runs.items()})
+datasets = sorted({dataset for _, dataset in methods})
+if datasets:
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets),
+                                                        3.5), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        for method in ('dysat', 'spectral', 'node2vec'):
+            rows = methods.get((method, dataset))
+            if not rows:
+                continue
+            mean, std, count = step_curve(rows)
+            ax.plot(range(len(mean)), mean, marker='o',
+                    label=f'{method}, {count} seed(s)')
+            ax.fill_between(range(len(mean)), mean - std, mean + std,
+                            alpha=0.2)
+        if dataset == graph.name:
+            ax.plot(ours_steps, [100 * a for a in spectral_here['step_aucs']],
+                    'x', color='k', markersize=9,
+                    label='spectral, this notebook')
+        label_step_axes(ax, dataset)
+    fig.tight_layout()
+    plt.show()
+else:
+    print(f'{base_path}: no committed results yet')
+
+print(f"{'method':9} {'dataset':9} {'runs':>4} {'micro-AUC':>14} "
+      f"{'macro-AUC':>14}")
+for (method, dataset), rows in sorted(methods.items(),
+                                      key=lambda item: item[0][::-1]):
+    micro = '{:.2f} ± {:.2f}'.format(*mean_std([r[0] for r in rows]))
+    macro = '{:.2f} ± {:.2f}'.format(*mean_std([r[1] for r in rows]))
+    print(f'{method:9} {dataset:9} {len(rows):4d} {micro:>14} {macro:>14}')
+print(f"{'spectral':9} {graph.name:9} {1:4d} "
+      f"{spectral_here['micro_auc']:14.2f} "
+      f"{spectral_here['macro_auc']:14.2f}   this notebook{note}")

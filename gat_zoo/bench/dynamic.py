@@ -38,10 +38,17 @@ snapshot :math:`t+1`:
   (``step_val_aucs``, averaged in ``val_macro_auc``), so settings can be
   compared on validation only.
 
-One CSV row per (dataset, seed) with both metrics; ``--resume`` skips rows
-already in the results file. ``--set KEY=VALUE`` replaces one setting of
-the configuration (``lr=0.01``, ``model.temporal_dropout=0.5``; recorded
-in the row's ``config``), for tuning on validation. Command line::
+Static baselines under the same protocol (``--model spectral,node2vec``;
+:func:`run_step_static`): a truncated SVD of the snapshots aggregated up to
+:math:`t`, and free embeddings trained with DySAT's own context loss on
+that aggregate. They show what the split and the classifier allow without
+DySAT's layers.
+
+One CSV row per (model, dataset, seed) with both metrics; ``--resume``
+skips rows already in the results file. ``--set KEY=VALUE`` replaces one
+setting of the configuration (``lr=0.01``, ``model.temporal_dropout=0.5``;
+recorded in the row's ``config``), for tuning on validation. Command
+line::
 
     python -m gat_zoo.bench.dynamic --dataset Enron --runs 10 --threads 1 \
         --results-file benchmarks/results/dysat.csv --resume
@@ -201,6 +208,39 @@ def link_auc(emb: np.ndarray, split) -> Tuple[float, float, np.ndarray,
             y_te)
 
 
+def degree_noise(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """Unnormalised noise distribution of the context loss: node degree
+    (neighbour count) to the power 0.75, as the official
+    ``fixed_unigram_candidate_sampler``; uniform on a graph without
+    edges."""
+    deg = torch.bincount(edge_index[0], minlength=num_nodes).double()
+    return deg.pow(0.75) if deg.sum() > 0 else torch.ones(num_nodes)
+
+
+def batch_context_loss(emb: Tensor, pairs: Tensor, noise: Tensor,
+                       in_batch: Tensor, neg_samples: int,
+                       neg_weight: float, gen: torch.Generator
+                       ) -> Optional[Tensor]:
+    """Eq. 5 on one snapshot's embeddings ``[N, D]`` for the minibatch of
+    centres ``in_batch`` (a node mask): the mean logistic loss of their
+    context pairs plus ``neg_weight`` times the mean loss of every centre
+    against one shared draw of ``neg_samples`` noise nodes (the official
+    loss). ``None`` when no centre of the batch has a context pair (and
+    then no noise is drawn)."""
+    pos = pairs[:, in_batch[pairs[0]]]
+    if pos.size(1) == 0:
+        return None
+    neg = torch.multinomial(noise, neg_samples, True, generator=gen)
+    centre = emb[pos[0]]
+    pos_score = (centre * emb[pos[1]]).sum(-1)
+    neg_score = centre @ emb[neg].t()
+    return F.softplus(-pos_score).mean() + \
+        neg_weight * F.softplus(neg_score).mean()
+
+
+_Best = Tuple[float, float, Optional[np.ndarray], Optional[np.ndarray]]
+
+
 # ---------------------------------------------------------------------------
 # One time step.
 # ---------------------------------------------------------------------------
@@ -255,10 +295,7 @@ def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
             # s, active or not, is equally likely noise.
             noise.append((torch.arange(N) < graph.num_nodes[s]).double())
             continue
-        # Unigram^0.75 over node degrees (neighbour counts), as the
-        # official fixed_unigram_candidate_sampler.
-        deg = torch.bincount(snaps[s][0], minlength=N).double()
-        noise.append(deg.pow(0.75) if deg.sum() > 0 else torch.ones(N))
+        noise.append(degree_noise(snaps[s], N))
     model = create_model('dysat', N, cfg['out_channels'],
                          num_time_steps=T, **cfg['model'])
     # Decay by an explicit structural L2 term (see structural_l2), not by
@@ -266,8 +303,7 @@ def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
     opt = torch.optim.Adam(model.parameters(), lr=cfg['lr'])
     x = sparse_features(torch.eye(N))  # one-hot ids as a sparse product
     k = cfg['neg_samples']
-    best: Tuple[float, float, Optional[np.ndarray], Optional[np.ndarray]] = (
-        -1.0, 0.0, None, None)
+    best: _Best = (-1.0, 0.0, None, None)
     for epoch in range(1, epochs + 1):
         model.train()
         pairs = [context_pairs(walks[s], cfg['pairs_per_node'],
@@ -281,18 +317,11 @@ def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
             emb = model(x, snaps, edge_weight=weights)
             loss = cfg['weight_decay'] * structural_l2(model)
             for s in range(trained):
-                pos = pairs[s][:, in_batch[pairs[s][0]]]
-                if pos.size(1) == 0:
-                    continue
-                # One set of k noise nodes per snapshot and batch, scored
-                # against every positive centre (the official loss).
-                neg = torch.multinomial(noise[s], k, True, generator=gen)
-                e = emb[:, s]
-                centre = e[pos[0]]
-                ps = (centre * e[pos[1]]).sum(-1)
-                ns = centre @ e[neg].t()
-                loss = loss + F.softplus(-ps).mean() + \
-                    cfg['neg_weight'] * F.softplus(ns).mean()
+                term = batch_context_loss(emb[:, s], pairs[s], noise[s],
+                                          in_batch, k, cfg['neg_weight'],
+                                          gen)
+                if term is not None:
+                    loss = loss + term
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(),
                                            cfg['max_gradient_norm'])
@@ -301,23 +330,158 @@ def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
             model.eval()
             with torch.no_grad():
                 e_t = model(x, snaps, edge_weight=weights)[:, read].numpy()
-            val, test, p, y = link_auc(e_t, split)
-            if val > best[0]:
-                best = (val, test, p, y)
+            best = _keep_best(best, e_t, split)
+    return _chosen(best)
+
+
+def _keep_best(best, emb: np.ndarray, split):
+    """``best`` or, where ``emb`` scores a higher validation AUC, its
+    ``(validation AUC, test AUC, test scores, test labels)``."""
+    val, test, p, y = link_auc(emb, split)
+    return (val, test, p, y) if val > best[0] else best
+
+
+def _chosen(best) -> Tuple[float, float, np.ndarray, np.ndarray]:
     # The last epoch always evaluates and any AUC beats -1, so the arrays
     # are set whenever epochs >= 1.
     return (best[0], best[1], cast(np.ndarray, best[2]),
             cast(np.ndarray, best[3]))
 
 
+# ---------------------------------------------------------------------------
+# Static baselines under the same protocol.
+# ---------------------------------------------------------------------------
+#: What ``--model`` runs: DySAT, or one of two static embeddings of the
+#: snapshots aggregated up to t.
+METHODS = ('dysat', 'spectral', 'node2vec')
+
+
+def aggregated_graph(graph, t: int) -> Tuple[Tensor, Tensor, int]:
+    """Snapshots ``0..t`` merged into one weighted graph over the nodes
+    present at ``t``: ``(edge_index, weight, num_nodes)``, a pair's weight
+    its interaction count summed over the snapshots (how the DySAT paper
+    feeds static methods: the graph aggregated up to ``t``)."""
+    n = graph.num_nodes[t]
+    index = torch.cat(list(graph.edge_index[:t + 1]), dim=1)
+    weight = torch.cat(list(graph.edge_weight[:t + 1]))
+    from torch_geometric.utils import coalesce
+    index, weight = coalesce(index, weight, num_nodes=n, reduce='sum')
+    return index, weight, n
+
+
+def spectral_embedding(edge_index: Tensor, weight: Tensor, num_nodes: int,
+                       dim: int, seed: int) -> np.ndarray:
+    r"""``[num_nodes, dim]`` truncated SVD :math:`\mathbf{U}_k
+    \boldsymbol{\Sigma}_k^{1/2}` of :math:`\tilde{\mathbf{D}}^{-1/2}
+    (\mathbf{A} + \mathbf{I})\tilde{\mathbf{D}}^{-1/2}` (DySAT's own
+    normalisation, :func:`~gat_zoo.nn.conv.dysat_conv.dysat_graph`),
+    rescaled to unit standard deviation: the link classifier's default L2
+    penalty would otherwise flatten the Hadamard products of such small
+    entries (about :math:`1/\sqrt{N}`) into a constant score."""
+    import scipy.sparse as sp
+    from sklearn.utils.extmath import randomized_svd
+
+    from gat_zoo.nn.conv.dysat_conv import dysat_graph
+    index, value = dysat_graph(edge_index, num_nodes, weight,
+                               add_self_loops=True, normalize=True,
+                               dtype=torch.float64)
+    matrix = sp.csr_matrix((value.numpy(), index.numpy()),
+                           shape=(num_nodes, num_nodes))
+    k = max(1, min(dim, num_nodes - 1))
+    u, sigma, _ = randomized_svd(matrix, k, random_state=seed)
+    emb = u * np.sqrt(sigma)
+    return emb / max(float(emb.std()), 1e-12)
+
+
+def run_step_static(graph, t: int, seed: int, method: str, cfg: dict,
+                    epochs: int, eval_every: int
+                    ) -> Tuple[float, float, np.ndarray, np.ndarray]:
+    """:func:`run_step` for a static embedding of the snapshots aggregated
+    up to ``t`` (:func:`aggregated_graph`), evaluated on the same split of
+    snapshot ``t + 1``:
+
+    * ``'spectral'``: :func:`spectral_embedding` (nothing to train).
+    * ``'node2vec'``: a free ``[N, dim]`` embedding table trained with
+      DySAT's own random-walk context loss and sampler (DeepWalk walks,
+      i.e. node2vec with :math:`p = q = 1`), Adam, the best-validation
+      epoch kept: DySAT's objective without its attention layers
+      (``cfg['noise'] = 'uniform'``: the noise nodes drawn uniformly, the
+      diagnostic of ``--noise uniform``).
+    """
+    if method not in METHODS[1:]:
+        raise ValueError(f"unknown static method {method!r}; expected one "
+                         f"of {METHODS[1:]}")
+    if epochs < 1 or eval_every < 1:
+        raise ValueError(f"epochs and eval_every must be positive (got "
+                         f"{epochs} and {eval_every})")
+    split = eval_split(graph.edge_index[t + 1], graph.num_nodes[t],
+                       np.random.default_rng(seed * 1000 + t))
+    index, weight, n = aggregated_graph(graph, t)
+    dim = cfg['model']['dim']
+    if method == 'spectral':
+        val, test, p, y = link_auc(
+            spectral_embedding(index, weight, n, dim, seed), split)
+        return val, test, p, y
+    gen = torch.Generator().manual_seed(seed * 1000 + t)
+    walks = random_walks(index, weight, n, cfg['num_walks'],
+                         cfg['walk_len'], gen)
+    # --noise uniform (a diagnostic): every node present at t alike.
+    noise = (torch.ones(n, dtype=torch.double)
+             if cfg.get('noise', 'degree') == 'uniform'
+             else degree_noise(index, n))
+    table = torch.nn.Parameter(
+        torch.randn(n, dim, generator=gen) / dim ** 0.5)
+    opt = torch.optim.Adam([table], lr=cfg['lr'])
+    best: _Best = (-1.0, 0.0, None, None)
+    for epoch in range(1, epochs + 1):
+        pairs = context_pairs(walks, cfg['pairs_per_node'], cfg['window'],
+                              gen, n)
+        for batch in torch.randperm(n, generator=gen).split(
+                cfg['batch_size']):
+            in_batch = torch.zeros(n, dtype=torch.bool)
+            in_batch[batch] = True
+            loss = batch_context_loss(table, pairs, noise, in_batch,
+                                      cfg['neg_samples'], cfg['neg_weight'],
+                                      gen)
+            if loss is None:
+                continue
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if epoch % eval_every == 0 or epoch == epochs:
+            best = _keep_best(best, table.detach().numpy(), split)
+    return _chosen(best)
+
+
+def static_config() -> dict:
+    """The static baselines' settings: DySAT's sampler and loss settings,
+    its embedding width (16 heads x 8 = 128) and, for the free embedding
+    table, Adam at lr 0.01 (DySAT's 1e-3 suits its shared layer weights,
+    not a table whose rows each see a handful of pairs per epoch)."""
+    dysat = default_config()
+    heads = dysat['model']['structural_heads']
+    keep = ('walk_len', 'num_walks', 'window', 'pairs_per_node',
+            'neg_samples', 'neg_weight', 'batch_size')
+    return {'model': {'dim': heads * dysat['out_channels']}, 'lr': 0.01,
+            **{key: dysat[key] for key in keep}}
+
+
 def run_seed(graph, seed: int, cfg: dict, epochs: int, eval_every: int,
-             steps: Optional[Sequence[int]] = None) -> Dict[str, Any]:
+             steps: Optional[Sequence[int]] = None,
+             method: str = 'dysat') -> Dict[str, Any]:
+    """Every step ``t`` of ``steps`` (default: all) with ``method`` (one of
+    :data:`METHODS`); micro- and macro-AUC over the steps."""
     from sklearn.metrics import roc_auc_score
     steps = list(range(graph.num_snapshots - 1)) if steps is None else \
         list(steps)
     aucs, val_aucs, scores, labels = [], [], [], []
     for t in steps:
-        val, auc, p, y = run_step(graph, t, seed, cfg, epochs, eval_every)
+        if method == 'dysat':
+            val, auc, p, y = run_step(graph, t, seed, cfg, epochs,
+                                      eval_every)
+        else:
+            val, auc, p, y = run_step_static(graph, t, seed, method, cfg,
+                                             epochs, eval_every)
         aucs.append(auc)
         val_aucs.append(val)
         scores.append(p)
@@ -368,7 +532,8 @@ def apply_settings(cfg: dict, settings: Sequence[str]) -> dict:
 
 
 def _done(path: Path) -> set:
-    return {(r['dataset'], int(r['seed'])) for r in read_csv_rows(path)}
+    return {(r['model'], r['dataset'], int(r['seed']))
+            for r in read_csv_rows(path)}
 
 
 def write_table(csv_path: Path) -> str:
@@ -376,10 +541,11 @@ def write_table(csv_path: Path) -> str:
     the paper's numbers."""
     from gat_zoo import paper_result
     rows = read_csv_rows(csv_path)
-    lines = ['DySAT single-step link prediction (ours: mean ± std over '
-             'seeds; paper: Table 3, UNVERIFIED; val macro: over the rows '
-             'that record it)',
-             f"{'dataset':<8} {'runs':>4} {'micro-AUC':>14} {'macro-AUC':>14}"
+    lines = ['Single-step link prediction on the next snapshot (ours: mean '
+             '± std over seeds; paper: DySAT\'s Table 3, UNVERIFIED; val '
+             'macro: over the rows that record it)',
+             f"{'model':<9} {'dataset':<8} {'runs':>4} {'micro-AUC':>14} "
+             f"{'macro-AUC':>14}"
              f" {'val macro-AUC':>14} {'paper micro':>12} {'paper macro':>12}"]
 
     def fmt(v):
@@ -388,17 +554,22 @@ def write_table(csv_path: Path) -> str:
         sd = statistics.stdev(v) if len(v) > 1 else 0.0
         return f'{statistics.mean(v):.2f} ± {sd:.2f}'
 
-    for ds in sorted({r['dataset'] for r in rows}):
-        sub = [r for r in rows if r['dataset'] == ds]
+    groups = sorted({(r['model'], r['dataset']) for r in rows},
+                    key=lambda g: (METHODS.index(g[0]) if g[0] in METHODS
+                                   else len(METHODS), g))
+    for method, ds in groups:
+        sub = [r for r in rows if (r['model'], r['dataset']) == (method, ds)]
         mi = [float(r['micro_auc']) for r in sub]
         ma = [float(r['macro_auc']) for r in sub]
         va = [float(r['val_macro_auc']) for r in sub
               if r.get('val_macro_auc')]
-        ref = paper_result('dysat', ds) or {}
-        lines.append(f"{ds:<8} {len(sub):>4} {fmt(mi):>14} {fmt(ma):>14} "
-                     f"{fmt(va):>14} "
-                     f"{ref.get('mean', float('nan')):>12.2f} "
-                     f"{ref.get('macro_auc', float('nan')):>12.2f}")
+        # The paper's numbers are DySAT's; a baseline row shows none.
+        ref = (paper_result('dysat', ds) or {}) if method == 'dysat' else {}
+        paper = [f"{ref[key]:.2f}" if key in ref else '—'
+                 for key in ('mean', 'macro_auc')]
+        lines.append(f"{method:<9} {ds:<8} {len(sub):>4} {fmt(mi):>14} "
+                     f"{fmt(ma):>14} {fmt(va):>14} {paper[0]:>12} "
+                     f"{paper[1]:>12}")
     text = '\n'.join(lines) + '\n'
     csv_path.with_suffix('.txt').write_text(text)
     return text
@@ -408,6 +579,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog='python -m gat_zoo.bench.dynamic',
                                 description=__doc__.split('\n')[0])
     p.add_argument('--dataset', default='Enron,UCI')
+    p.add_argument('--model', default='dysat',
+                   help="comma-separated methods: 'dysat', or the static "
+                   "baselines 'spectral' and 'node2vec' on the snapshots "
+                   "aggregated up to t (default: dysat)")
     p.add_argument('--runs', type=_positive, default=10)
     p.add_argument('--seeds', default=None,
                    help="seeds to run, e.g. '0-4' or '0,3,5-9' (default: "
@@ -445,23 +620,38 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                if out is not None else None)
     seeds = (parse_seeds(args.seeds) if args.seeds is not None
              else list(range(args.runs)))
-    try:
-        cfg = apply_settings(default_config(), args.settings)
-    except ValueError as err:
-        p.error(str(err))
+    methods = [m.strip() for m in args.model.split(',')]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        p.error(f"--model {', '.join(unknown)}: expected one of "
+                f"{', '.join(METHODS)}")
+    if args.noise != 'degree' and 'spectral' in methods:
+        p.error("--noise changes the context loss's sampler, which "
+                "'spectral' does not have; run it with --model dysat or "
+                "node2vec")
+    configs = {}
+    for method in methods:
+        try:
+            configs[method] = apply_settings(
+                default_config() if method == 'dysat' else static_config(),
+                args.settings)
+        except ValueError as err:
+            p.error(f'{method}: {err}')
     if args.noise != 'degree':  # the default leaves the config unchanged
-        cfg['noise'] = args.noise
+        for cfg in configs.values():
+            cfg['noise'] = args.noise
     steps = None if args.steps is None else [
         int(s) for s in args.steps.split(',')]
     for name in args.dataset.split(','):
         graph = load_dynamic(name, args.root)
-        for seed in seeds:
-            if (graph.name, seed) in done:
+        for method, seed in [(m, s) for m in methods for s in seeds]:
+            if (method, graph.name, seed) in done:
                 continue
+            cfg = configs[method]
             t0 = time.time()
             res = run_seed(graph, seed, cfg, args.epochs, args.eval_every,
-                           steps)
-            row = {'model': 'dysat', 'dataset': graph.name, 'seed': seed,
+                           steps, method=method)
+            row = {'model': method, 'dataset': graph.name, 'seed': seed,
                    'micro_auc': f"{res['micro_auc']:.4f}",
                    'macro_auc': f"{res['macro_auc']:.4f}",
                    'steps': res['steps'], 'epochs': args.epochs,

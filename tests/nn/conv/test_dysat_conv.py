@@ -414,7 +414,8 @@ def test_dynamic_cli_seeds_and_resume(tmp_path, monkeypatch):
     from gat_zoo.bench.results import read_csv_rows
     calls = []
 
-    def fake_run_seed(graph, seed, cfg, epochs, eval_every, steps):
+    def fake_run_seed(graph, seed, cfg, epochs, eval_every, steps,
+                      method='dysat'):
         calls.append(seed)
         return {'micro_auc': 70.0 + seed, 'macro_auc': 60.0, 'steps': 2,
                 'step_aucs': [0.7, 0.6], 'val_macro_auc': 65.0,
@@ -437,6 +438,13 @@ def test_dynamic_cli_seeds_and_resume(tmp_path, monkeypatch):
     assert '65.00 ± 0.00' in table.splitlines()[-1]
 
 
+def _one_step_result():
+    """What run_seed returns for one step, for CLI tests that replace it."""
+    return {'micro_auc': 70.0, 'macro_auc': 60.0, 'steps': 1,
+            'step_aucs': [0.6], 'val_macro_auc': 65.0,
+            'step_val_aucs': [0.65]}
+
+
 def test_dynamic_cli_set_and_earlier_results_files(tmp_path, monkeypatch):
     """--set replaces settings (recorded in the row's config); a results
     file written before the validation columns keeps its header."""
@@ -447,11 +455,10 @@ def test_dynamic_cli_set_and_earlier_results_files(tmp_path, monkeypatch):
     from gat_zoo.bench.results import read_csv_rows
     seen = []
 
-    def fake_run_seed(graph, seed, cfg, epochs, eval_every, steps):
+    def fake_run_seed(graph, seed, cfg, epochs, eval_every, steps,
+                      method='dysat'):
         seen.append(cfg)
-        return {'micro_auc': 70.0, 'macro_auc': 60.0, 'steps': 1,
-                'step_aucs': [0.6], 'val_macro_auc': 65.0,
-                'step_val_aucs': [0.65]}
+        return _one_step_result()
 
     monkeypatch.setattr(dynamic, 'run_seed', fake_run_seed)
     _write_dynamic(tmp_path)
@@ -474,6 +481,171 @@ def test_dynamic_cli_set_and_earlier_results_files(tmp_path, monkeypatch):
                 'lr=fast'):
         with pytest.raises(SystemExit):
             dynamic.main(argv[:-4] + ['--set', bad])
+
+
+def _toy_dynamic_graph(n=30, num_snapshots=3, edges=80, seed=0):
+    from gat_zoo.datasets.dynamic import DynamicGraph
+    gen = torch.Generator().manual_seed(seed)
+    snaps = []
+    for _ in range(num_snapshots):
+        e = torch.randint(0, n, (2, edges), generator=gen)
+        snaps.append(torch.cat([e, e.flip(0)], 1))
+    return DynamicGraph('toy', [n] * num_snapshots, snaps,
+                        [torch.ones(e.size(1)) for e in snaps])
+
+
+def test_batch_context_loss_is_eq5_with_shared_noise():
+    from gat_zoo.bench.dynamic import batch_context_loss, degree_noise
+    emb = torch.randn(5, 3, dtype=torch.double)
+    pairs = torch.tensor([[0, 0, 1, 3], [1, 2, 0, 4]])
+    in_batch = torch.tensor([True, False, False, True, False])
+    noise = degree_noise(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), 5)
+    # Degree ** 0.75; nodes without neighbours are never noise.
+    assert torch.allclose(noise, torch.tensor([1., 2., 1., 0., 0.],
+                                              dtype=torch.double) ** 0.75)
+    loss = batch_context_loss(emb, pairs, noise, in_batch, 4, 0.5,
+                              torch.Generator().manual_seed(3))
+    neg = torch.multinomial(noise, 4, True,
+                            generator=torch.Generator().manual_seed(3))
+    assert set(neg.tolist()) <= {0, 1, 2}
+    centres, contexts = torch.tensor([0, 0, 3]), torch.tensor([1, 2, 4])
+    expected = 0.0
+    for c, x in zip(centres.tolist(), contexts.tolist()):
+        expected += -torch.log(torch.sigmoid(emb[c] @ emb[x])) / 3
+    for c in centres.tolist():
+        for v in neg.tolist():
+            expected += 0.5 * -torch.log(torch.sigmoid(-emb[c] @ emb[v])) / 12
+    assert torch.allclose(loss, expected)
+    # No centre of the batch has a pair: no term, and no noise drawn.
+    gen = torch.Generator().manual_seed(3)
+    assert batch_context_loss(emb, pairs, noise, ~in_batch & (
+        torch.arange(5) == 4), 4, 1.0, gen) is None
+    assert torch.equal(torch.multinomial(noise, 4, True, generator=gen), neg)
+    # Without edges the noise is uniform.
+    assert torch.equal(degree_noise(torch.empty(2, 0, dtype=torch.long), 3),
+                       torch.ones(3, dtype=torch.double))
+
+
+def test_aggregated_graph_sums_the_snapshots_up_to_t(tmp_path):
+    from gat_zoo.bench.dynamic import aggregated_graph
+    from gat_zoo.datasets.dynamic import load_dynamic
+    _write_dynamic(tmp_path)
+    g = load_dynamic('Enron', tmp_path)
+    index, weight, n = aggregated_graph(g, 1)
+    assert n == 5
+    got = {(u, v): w for (u, v), w in zip(index.t().tolist(),
+                                          weight.tolist())}
+    # Snapshot 0: 0-1 twice, 1-2, loop 3; snapshot 1: 0-4, 2-3, 1-4.
+    expected = {(0, 1): 2., (1, 0): 2., (1, 2): 1., (2, 1): 1., (3, 3): 1.,
+                (0, 4): 1., (4, 0): 1., (2, 3): 1., (3, 2): 1., (1, 4): 1.,
+                (4, 1): 1.}
+    assert got == expected
+    index, weight, n = aggregated_graph(g, 0)
+    assert n == 4 and weight.sum() == 7.
+
+
+def test_spectral_embedding_matches_a_dense_svd():
+    import numpy as np
+
+    from gat_zoo.bench.dynamic import spectral_embedding
+    gen = torch.Generator().manual_seed(1)
+    n = 9
+    e = torch.randint(0, n, (2, 20), generator=gen)
+    w = torch.randint(1, 4, (20,), generator=gen).double()
+    # Undirected, as the snapshots: both directions with one weight, and a
+    # loop listed twice.
+    e = torch.cat([e, e.flip(0), torch.tensor([[4, 4], [4, 4]])], 1)
+    w = torch.cat([w, w, torch.ones(2, dtype=torch.double)])
+    emb = spectral_embedding(e, w, n, 3, seed=0)
+    assert emb.shape == (n, 3) and abs(emb.std() - 1) < 1e-9
+    # Dense reference: A with parallel edges summed, + I, symmetric
+    # normalisation, rank-3 truncation; emb emb^T equals U_3 S_3 U_3^T up
+    # to the unit-std scale (each singular vector's sign cancels).
+    a = np.zeros((n, n))
+    np.add.at(a, (e[1].numpy(), e[0].numpy()), w.numpy())
+    a += np.eye(n)
+    d = a.sum(0) ** -0.5
+    m = d[:, None] * a * d[None, :]
+    u, s, _ = np.linalg.svd(m)
+    ref = (u[:, :3] * s[:3]) @ u[:, :3].T
+    got = emb @ emb.T
+    assert np.allclose(got / got[0, 0], ref / ref[0, 0], atol=1e-8)
+    # More dimensions than the graph allows: one fewer than the nodes.
+    assert spectral_embedding(e, w, n, 64, seed=0).shape == (n, n - 1)
+
+
+def test_static_baselines_run_the_same_protocol():
+    from gat_zoo.bench.dynamic import run_seed, run_step_static, static_config
+    g = _toy_dynamic_graph()
+    cfg = static_config()
+    assert cfg['model'] == {'dim': 128} and cfg['lr'] == 0.01
+    cfg = dict(cfg, model={'dim': 8})
+    res = run_seed(g, 0, cfg, epochs=3, eval_every=1, steps=[0, 1],
+                   method='node2vec')
+    assert res['steps'] == 2 and 0 <= res['micro_auc'] <= 100
+    # The chosen epoch is the best-validation one, and runs reproduce.
+    again = run_seed(g, 0, cfg, epochs=3, eval_every=1, steps=[0, 1],
+                     method='node2vec')
+    assert again == res
+    best_val = max(run_step_static(g, 0, 0, 'node2vec', cfg, e, 1)[0]
+                   for e in (1, 2, 3))
+    assert res['step_val_aucs'][0] == pytest.approx(best_val)
+    # The diagnostic uniform noise draws other noise nodes: another run.
+    uniform = run_seed(g, 0, dict(cfg, noise='uniform'), epochs=3,
+                       eval_every=1, steps=[0, 1], method='node2vec')
+    assert uniform['step_val_aucs'] != res['step_val_aucs']
+    spectral = run_seed(g, 0, cfg, epochs=1, eval_every=1, steps=[1],
+                        method='spectral')
+    assert spectral['steps'] == 1 and 0 <= spectral['macro_auc'] <= 100
+    with pytest.raises(ValueError, match='unknown static method'):
+        run_step_static(g, 0, 0, 'dysat', cfg, 1, 1)
+    with pytest.raises(ValueError, match='must be positive'):
+        run_step_static(g, 0, 0, 'node2vec', cfg, 0, 1)
+
+
+def test_dynamic_cli_runs_baselines_beside_dysat(tmp_path, monkeypatch):
+    """--model picks the methods; rows record the method, --resume tells
+    them apart, and only DySAT's rows show the paper's numbers."""
+    import json
+
+    from gat_zoo.bench import dynamic
+    from gat_zoo.bench.results import read_csv_rows
+    calls = []
+
+    def fake_run_seed(graph, seed, cfg, epochs, eval_every, steps,
+                      method='dysat'):
+        calls.append((method, seed, 'dim' in cfg['model']))
+        return _one_step_result()
+
+    monkeypatch.setattr(dynamic, 'run_seed', fake_run_seed)
+    _write_dynamic(tmp_path)
+    out = tmp_path / 'r.csv'
+    argv = ['--dataset', 'Enron', '--root', str(tmp_path), '--epochs', '1',
+            '--results-file', str(out), '--resume', '--seeds', '0']
+    assert dynamic.main(argv + ['--model', 'spectral']) == 0
+    assert dynamic.main(argv + ['--model', 'dysat,spectral,node2vec']) == 0
+    assert calls == [('spectral', 0, True), ('dysat', 0, False),
+                     ('node2vec', 0, True)]
+    assert [r['model'] for r in read_csv_rows(out)] == [
+        'spectral', 'dysat', 'node2vec']
+    lines = (tmp_path / 'r.txt').read_text().splitlines()
+    assert [line.split()[0] for line in lines[2:]] == [
+        'dysat', 'spectral', 'node2vec']
+    assert lines[2].split()[-1] != '—' and lines[3].split()[-1] == '—'
+    # A static setting applies to the baselines; one that only DySAT has
+    # is refused for them, by name.
+    assert dynamic.main(argv[:-1] + ['1', '--model', 'node2vec', '--set',
+                                     'model.dim=16']) == 0
+    # --noise reaches both context losses.
+    assert dynamic.main(argv[:-1] + ['2', '--model', 'dysat,node2vec',
+                                     '--noise', 'uniform']) == 0
+    assert [json.loads(r['config']).get('noise') for r in
+            read_csv_rows(out)] == [None] * 4 + ['uniform'] * 2
+    for bad in (['--model', 'gat'],
+                ['--model', 'node2vec', '--set', 'model.temporal_heads=2'],
+                ['--model', 'spectral', '--noise', 'uniform']):
+        with pytest.raises(SystemExit):
+            dynamic.main(argv + bad)
 
 
 def test_apply_settings_names_the_known_keys():
