@@ -120,7 +120,11 @@ class DySATStructuralConv(HeadwiseAttentionConv):
     :math:`A_{uv}` is the link weight. :math:`\mathcal{N}_v` is every
     :math:`u` with :math:`A_{uv} \neq 0` in the stored edge list (after the
     self-loops). The paper's survey one-liner ("GAT per snapshot") omits the
-    link weight; this layer follows the paper.
+    link weight; this layer follows the paper. So it does for the score
+    vector :math:`\mathbf{a}`, which has no bias: the official code scores
+    each half with a 1x1 convolution that keeps TensorFlow's default bias,
+    and since the link weight scales that bias too, it shifts each edge's
+    logit rather than cancelling in the softmax.
 
     Args:
         in_channels (int): Size of each input sample.
