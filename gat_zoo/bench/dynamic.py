@@ -67,6 +67,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch_geometric.utils import coalesce
 
 from gat_zoo.bench.cli import _positive
 from gat_zoo.bench.results import ResultsFile, parse_seeds, read_csv_rows
@@ -364,7 +365,6 @@ def aggregated_graph(graph, t: int) -> Tuple[Tensor, Tensor, int]:
     n = graph.num_nodes[t]
     index = torch.cat(list(graph.edge_index[:t + 1]), dim=1)
     weight = torch.cat(list(graph.edge_weight[:t + 1]))
-    from torch_geometric.utils import coalesce
     index, weight = coalesce(index, weight, num_nodes=n, reduce='sum')
     return index, weight, n
 
