@@ -459,8 +459,7 @@ spectral_here = run_seed(graph, 0, static_config(), 1, 1, steps,
                          method='spectral')
 base_path = results_dir / 'dysat_static_baselines.csv'
 baselines = read_runs(base_path) if base_path.exists() else {}
-methods = {(method, dataset): rows
-           for (method, dataset), rows in baselines.items()}
+methods = dict(baselines)
 methods.update({('dysat', dataset): rows for dataset, rows in runs.items()})
 datasets = sorted({dataset for _, dataset in methods})
 if datasets:

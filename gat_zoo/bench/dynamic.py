@@ -262,15 +262,11 @@ def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
     """Train on snapshots ``0..t``, evaluate on ``t + 1``; returns the
     best-validation epoch's ``(validation AUC, test AUC, test scores, test
     labels)``."""
-    if epochs < 1 or eval_every < 1:
-        raise ValueError(f"epochs and eval_every must be positive (got "
-                         f"{epochs} and {eval_every})")
+    split = _step_split(graph, t, seed, epochs, eval_every)
     from gat_zoo import create_model
     from gat_zoo.nn.functional import sparse_features
     torch.manual_seed(seed * 1000 + t)
     gen = torch.Generator().manual_seed(seed * 1000 + t)
-    split = eval_split(graph.edge_index[t + 1], graph.num_nodes[t],
-                       np.random.default_rng(seed * 1000 + t))
     N = graph.num_nodes[t + 1]
     T = t + 1
     snaps = list(graph.edge_index[:T])
@@ -333,6 +329,16 @@ def run_step(graph, t: int, seed: int, cfg: dict, epochs: int,
                 e_t = model(x, snaps, edge_weight=weights)[:, read].numpy()
             best = _keep_best(best, e_t, split)
     return _chosen(best)
+
+
+def _step_split(graph, t: int, seed: int, epochs: int, eval_every: int):
+    """The evaluation split of step ``t`` for ``seed`` (every method of a
+    seed sees the same one), after checking the training lengths."""
+    if epochs < 1 or eval_every < 1:
+        raise ValueError(f"epochs and eval_every must be positive (got "
+                         f"{epochs} and {eval_every})")
+    return eval_split(graph.edge_index[t + 1], graph.num_nodes[t],
+                      np.random.default_rng(seed * 1000 + t))
 
 
 def _keep_best(best, emb: np.ndarray, split):
@@ -411,11 +417,7 @@ def run_step_static(graph, t: int, seed: int, method: str, cfg: dict,
     if method not in METHODS[1:]:
         raise ValueError(f"unknown static method {method!r}; expected one "
                          f"of {METHODS[1:]}")
-    if epochs < 1 or eval_every < 1:
-        raise ValueError(f"epochs and eval_every must be positive (got "
-                         f"{epochs} and {eval_every})")
-    split = eval_split(graph.edge_index[t + 1], graph.num_nodes[t],
-                       np.random.default_rng(seed * 1000 + t))
+    split = _step_split(graph, t, seed, epochs, eval_every)
     index, weight, n = aggregated_graph(graph, t)
     dim = cfg['model']['dim']
     if method == 'spectral':
