@@ -180,12 +180,21 @@ def _op_callable(layer: torch.nn.Module, x: torch.Tensor,
 def measure_layer(cls: type, graph: GraphSpec, *, out_channels: int = 32,
                   heads: int = 8, ops: Sequence[str] = OPS, warmup: int = 3,
                   repeat: int = 10, device: Union[str, torch.device] = 'cpu',
-                  threads: Optional[int] = None,
-                  seed: int = 0) -> Dict[str, Dict[str, Any]]:
+                  threads: Optional[int] = None, seed: int = 0,
+                  fused: Optional[str] = None) -> Dict[str, Dict[str, Any]]:
     """Measures one layer class in this process.
 
+    ``fused`` sets gat_zoo's fused-path mode for the measurement (see
+    :func:`gat_zoo.ops.use_fused`; :obj:`None` keeps the process's).
     Returns ``{op: {'time_s', 'min_s', 'peak_mem_mb', 'mem_kind'}}``.
     """
+    if fused is not None:
+        from gat_zoo.ops import use_fused
+        with use_fused(fused):
+            return measure_layer(cls, graph, out_channels=out_channels,
+                                 heads=heads, ops=ops, warmup=warmup,
+                                 repeat=repeat, device=device,
+                                 threads=threads, seed=seed)
     if threads:
         torch.set_num_threads(threads)
     device = torch.device(device)

@@ -18,6 +18,7 @@ from gat_zoo.ops.fused import (
     fused_allowed,
     get_fused,
     set_fused,
+    triton_selected,
     use_fused,
 )
 from gat_zoo.ops.metapaths import metapath_adjacency, metapath_edge_index
@@ -60,6 +61,10 @@ from gat_zoo.ops.tree_decomposition import (
     clear_tree_decomposition_cache,
     tree_decomposition,
 )
+from gat_zoo.ops.triton_attention import (
+    triton_attention,
+    triton_attention_available,
+)
 
 __all__ = [
     'BACKENDS',
@@ -85,6 +90,9 @@ __all__ = [
     'get_fused',
     'head_spmm',
     'set_fused',
+    'triton_attention',
+    'triton_attention_available',
+    'triton_selected',
     'use_fused',
     'PPRMatrix',
     'PPR_NORMALIZATIONS',

@@ -13,6 +13,11 @@ Modes, set by ``GAT_ZOO_FUSED`` (read at import), :func:`set_fused` or
   reference path until the fused one has been benchmarked on a GPU
   (``benchmarks/README.md`` says where each figure was measured),
 * ``'on'``: fused on every device where the layer supports it,
+* ``'triton'``: as ``'on'``, and where Triton can run (CUDA tensors, or
+  CPU tensors under ``TRITON_INTERPRET=1``) :class:`~gat_zoo.nn.GATConv`
+  computes its softmax and aggregation in one Triton kernel
+  (:func:`~gat_zoo.ops.triton_attention`); opt-in until it has been
+  measured against the composed path on a GPU,
 * ``'off'``: always the message-passing path.
 
 Nothing is fused while :func:`torch.compile` traces: the message-passing
@@ -28,9 +33,9 @@ import torch
 from gat_zoo.ops._setting import ProcessSetting
 
 __all__ = ['FUSED_MODES', 'fused_allowed', 'get_fused', 'set_fused',
-           'use_fused']
+           'triton_selected', 'use_fused']
 
-FUSED_MODES = ('auto', 'on', 'off')
+FUSED_MODES = ('auto', 'on', 'triton', 'off')
 _ALIASES = {'1': 'on', 'true': 'on', 'yes': 'on', '0': 'off',
             'false': 'off', 'no': 'off', '': 'auto'}
 
@@ -78,6 +83,15 @@ def fused_allowed(device: torch.device) -> bool:
     """Whether the mode lets a layer fuse on ``device`` right now."""
     if _mode.value == 'off' or torch.compiler.is_compiling():
         return False
-    if _mode.value == 'on':
+    if _mode.value in ('on', 'triton'):
         return True
     return torch.device(device).type == 'cpu'
+
+
+def triton_selected(device: torch.device) -> bool:
+    """Whether the mode asks for the Triton kernel and it can run on
+    ``device`` (see :func:`~gat_zoo.ops.triton_attention_available`)."""
+    if _mode.value != 'triton' or torch.compiler.is_compiling():
+        return False
+    from gat_zoo.ops.triton_attention import triton_attention_available
+    return triton_attention_available(device)

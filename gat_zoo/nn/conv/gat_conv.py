@@ -12,7 +12,7 @@ from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
 
 from gat_zoo.nn.conv._base import HeadwiseAttentionConv, add_optional
-from gat_zoo.ops import gat_edge_softmax
+from gat_zoo.ops import gat_edge_softmax, triton_attention, triton_selected
 
 
 def _fold(weight: Tensor, att: Tensor) -> Tensor:
@@ -63,7 +63,11 @@ class GATConv(HeadwiseAttentionConv):
 
     A drop-in replacement for :class:`torch_geometric.nn.conv.GATConv`: the
     same arguments, parameter names and state dict, the same forward
-    contract; softmax and aggregation run on :mod:`gat_zoo.ops`.
+    contract; softmax and aggregation run on :mod:`gat_zoo.ops`. Under
+    ``gat_zoo.ops.use_fused('triton')`` on a CUDA tensor they run as one
+    Triton kernel (:func:`gat_zoo.ops.triton_attention`), except when the
+    attention weights are returned or kept by a subclass; its dropout mask
+    comes from a hash of (seed, edge, head), not from torch's generator.
 
     Args:
         in_channels (int or tuple): Size of each input sample, or :obj:`-1`
@@ -309,6 +313,15 @@ class GATConv(HeadwiseAttentionConv):
         score_edge = add_optional(
             score_edge, self._fused_bias(graph, bias_source,
                                          score_src.dtype))
+        if (not return_attention_weights and triton_selected(x_src.device)
+                and type(self)._attention_computed
+                is HeadwiseAttentionConv._attention_computed):
+            # One kernel: the [E, H] coefficients are never written (so
+            # neither returned nor handed to a subclass that keeps them).
+            out = triton_attention(
+                graph, h_src, score_src, score_dst, score_edge,
+                self.negative_slope, self.dropout if self.training else 0.0)
+            return self._combine_heads(out, res)
         alpha = gat_edge_softmax(graph, score_src, score_dst, score_edge,
                                  self.negative_slope)
         return self._fused_output(graph, alpha, h_src, res, adjacency,

@@ -1,0 +1,221 @@
+r"""GAT's attention and aggregation in one Triton kernel per pass.
+
+.. math::
+    \mathbf{out}_{i,h} = \sum_{e = (j \to i)} \kappa_{e,h}\,\alpha_{e,h}\,
+    \mathbf{x}_{j,h}, \qquad
+    \alpha_{e,h} = \mathrm{softmax}_{e \to i}\big(\mathrm{LeakyReLU}(
+    s_{j,h} + t_{i,h} + u_{e,h})\big)
+
+with :math:`\kappa_{e,h}` the attention-dropout mask (0 or
+:math:`1/(1-p)`). The composed fused path
+(:func:`~gat_zoo.ops.gat_edge_softmax` then
+:func:`~gat_zoo.ops.head_spmm`) writes the ``[E, H]`` coefficients to
+memory and reads them back; here one program per (target, head) walks the
+target's CSR segment once with an online softmax (running maximum and
+normaliser, the accumulator rescaled when the maximum grows), so nothing
+of size ``E`` is written in the forward pass: it reads the sources'
+scores and features and writes ``[N, H, C]`` plus two ``[N, H]``
+statistics. The dropout mask is a counter-based hash of
+(seed, edge, head) (``tl.rand``), so the backward pass redraws it instead
+of storing it.
+
+The backward pass is two kernels, both without atomics (so a run is
+bit-reproducible):
+
+* over targets (CSR): :math:`D_{i,h} = \langle\partial\mathbf{out}_{i,h},
+  \mathbf{out}_{i,h}\rangle`, then per edge the logit gradient
+  :math:`\alpha_{e,h}(\kappa_{e,h}\langle\partial\mathbf{out}_{i,h},
+  \mathbf{x}_{j,h}\rangle - D_{i,h})` times the LeakyReLU slope, written
+  as one ``[E, H]`` buffer and summed per target into :math:`\partial t`;
+* over sources (the transposed CSR): :math:`\partial\mathbf{x}_{j,h} =
+  \sum_{e = (j \to i)}\kappa_{e,h}\alpha_{e,h}\,\partial\mathbf{out}_{i,h}`
+  with :math:`\alpha` recomputed from the saved statistics, and
+  :math:`\partial s_{j,h}` as the sum of the buffer over the source's
+  edges.
+
+Triton is optional. Without a GPU the kernels run in Triton's interpreter
+(``TRITON_INTERPRET=1`` set before Triton is imported), which is how the
+tests check them against the composed path on CPU; they are numerically
+the same function, not a faster one there. Whether they beat the composed
+path on a GPU is measured by ``benchmarks/triton_attention.py`` on the
+device machine; until then layers use them only under
+``use_fused('triton')``.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from gat_zoo.ops.csr import CSRGraph
+
+__all__ = ['triton_attention', 'triton_attention_available']
+
+#: Edges a program reads per step of its segment walk.
+BLOCK_EDGES = 32
+
+
+def _interpreting() -> bool:
+    return os.environ.get('TRITON_INTERPRET', '0') not in ('', '0')
+
+
+def triton_attention_available(device: torch.device) -> bool:
+    """Whether :func:`triton_attention` can run on ``device``: Triton is
+    installed and the device is CUDA, or it is the CPU and Triton's
+    interpreter is on (``TRITON_INTERPRET=1``)."""
+    if importlib.util.find_spec('triton') is None:
+        return False
+    kind = torch.device(device).type
+    if kind == 'cuda':
+        return torch.cuda.is_available()
+    return kind == 'cpu' and _interpreting()
+
+
+_KERNELS: Optional[Any] = None
+
+
+def _kernels() -> Any:
+    """The jitted kernels, defined on first use: importing Triton (and
+    reading ``TRITON_INTERPRET``) only when asked keeps it optional."""
+    global _KERNELS
+    if _KERNELS is None:
+        from gat_zoo.ops import _triton_kernels
+        _KERNELS = _triton_kernels
+    return _KERNELS
+
+
+def _block(n: int) -> int:
+    return max(16, 1 << (max(int(n), 1) - 1).bit_length())
+
+
+class _TritonAttention(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, x: Tensor, score_src: Tensor, score_dst: Optional[Tensor],
+                score_edge: Optional[Tensor], graph: CSRGraph,
+                negative_slope: float, dropout: float, seed: int) -> Tensor:
+        k = _kernels()
+        N, H, C = graph.num_dst, x.size(1), x.size(2)
+        acc_type = k.accumulator(x.dtype)
+        params = k.parameters(x.dtype, x.device, negative_slope, dropout)
+        out = x.new_empty(N, H, C)
+        peak = score_src.new_empty(N, H, dtype=acc_type)
+        norm = score_src.new_empty(N, H, dtype=acc_type)
+        dummy = score_src.new_empty(0)
+        # (An empty grid is not launched: Triton rejects it.)
+        if N > 0:
+            k.forward_kernel[(N, H)](
+                graph.ptr, graph.col, x, score_src,
+                dummy if score_dst is None else score_dst,
+                dummy if score_edge is None else score_edge,
+                out, peak, norm, params, int(seed),
+                H=H, C=C, BLOCK_E=BLOCK_EDGES, BLOCK_C=_block(C),
+                HAS_DST=score_dst is not None,
+                HAS_EDGE=score_edge is not None, DROPOUT=dropout > 0)
+        ctx.save_for_backward(x, score_src, score_dst, score_edge, out, peak,
+                              norm, params)
+        ctx.graph = graph
+        ctx.seed = int(seed)
+        ctx.dropout = dropout > 0
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        x, score_src, score_dst, score_edge, out, peak, norm, params = \
+            ctx.saved_tensors
+        graph: CSRGraph = ctx.graph
+        seed = ctx.seed
+        k = _kernels()
+        grad_out = grad_out.contiguous()
+        N, H, C = graph.num_dst, x.size(1), x.size(2)
+        dummy = score_src.new_empty(0)
+        common = dict(H=H, C=C, BLOCK_E=BLOCK_EDGES, BLOCK_C=_block(C),
+                      HAS_DST=score_dst is not None,
+                      HAS_EDGE=score_edge is not None, DROPOUT=ctx.dropout)
+        dst_scores = dummy if score_dst is None else score_dst
+        edge_scores = dummy if score_edge is None else score_edge
+        grad_logit = score_src.new_empty(graph.num_edges, H)
+        grad_dst = score_src.new_empty(N, H)
+        if N > 0:
+            k.backward_target_kernel[(N, H)](
+                graph.ptr, graph.col, x, score_src, dst_scores, edge_scores,
+                out, grad_out, peak, norm, grad_logit, grad_dst,
+                params, seed, **common)
+        ptr_t, row_t, csr_position = graph.transpose_parts()
+        grad_x = torch.empty_like(x)
+        grad_src = torch.empty_like(score_src)
+        if graph.num_src > 0:
+            k.backward_source_kernel[(graph.num_src, H)](
+                ptr_t, row_t, csr_position, score_src, dst_scores,
+                edge_scores, grad_out, peak, norm, grad_logit, grad_x,
+                grad_src, params, seed, **common)
+        need = ctx.needs_input_grad
+        return (grad_x if need[0] else None,
+                grad_src if need[1] else None,
+                grad_dst if need[2] and score_dst is not None else None,
+                grad_logit if need[3] and score_edge is not None else None,
+                None, None, None, None)
+
+
+def triton_attention(graph: CSRGraph, x: Tensor, score_src: Tensor,
+                     score_dst: Optional[Tensor] = None,
+                     score_edge: Optional[Tensor] = None,
+                     negative_slope: float = 0.2, dropout: float = 0.0,
+                     seed: Optional[int] = None) -> Tensor:
+    r"""GAT's attention-weighted aggregation ``[N_dst, H, C]`` in one pass.
+
+    The same function as ``head_spmm(graph, dropout(gat_edge_softmax(...)),
+    x)``, with the dropout mask drawn from ``seed`` by a hash of (edge, head)
+    instead of torch's generator.
+
+    Args:
+        graph (CSRGraph): The graph, target-major.
+        x (torch.Tensor): Projected source features ``[N_src, H, C]``.
+        score_src (torch.Tensor): Per-source scores ``[N_src, H]``.
+        score_dst (torch.Tensor, optional): Per-target scores
+            ``[N_dst, H]``.
+        score_edge (torch.Tensor, optional): Per-edge scores ``[E, H]`` in
+            CSR order.
+        negative_slope (float): LeakyReLU slope. (default: :obj:`0.2`)
+        dropout (float): Attention-dropout probability. (default: :obj:`0`)
+        seed (int, optional): Seed of the dropout mask; drawn from torch's
+            generator when omitted, so :func:`torch.manual_seed` fixes it.
+
+    float16/bfloat16 inputs are accumulated in float32; float64 stays
+    float64. Raises :class:`RuntimeError` where
+    :func:`triton_attention_available` is false.
+    """
+    if not triton_attention_available(x.device):
+        raise RuntimeError(
+            'triton_attention needs Triton and a CUDA tensor (or '
+            "TRITON_INTERPRET=1 for CPU tensors); use gat_zoo's composed "
+            'fused path (gat_edge_softmax + head_spmm) instead')
+    if x.dim() != 3 or x.size(0) != graph.num_src:
+        raise ValueError(f'x must be [num_src={graph.num_src}, H, C], got '
+                         f'{tuple(x.shape)}')
+    H = x.size(1)
+    _check_scores('score_src', score_src, (graph.num_src, H))
+    _check_scores('score_dst', score_dst, (graph.num_dst, H))
+    _check_scores('score_edge', score_edge, (graph.num_edges, H))
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f'dropout must lie in [0, 1), got {dropout}')
+    if seed is None:
+        seed = int(torch.randint(0, 2**31 - 1, (), device='cpu'))
+
+    def ready(t: Optional[Tensor]) -> Optional[Tensor]:
+        return None if t is None else t.contiguous()
+
+    return _TritonAttention.apply(
+        x.contiguous(), score_src.contiguous(), ready(score_dst),
+        ready(score_edge), graph, float(negative_slope), float(dropout),
+        int(seed))
+
+
+def _check_scores(name: str, scores: Optional[Tensor],
+                  shape: Tuple[int, int]) -> None:
+    if scores is not None and tuple(scores.shape) != shape:
+        raise ValueError(f'{name} must have shape {shape}, got '
+                         f'{tuple(scores.shape)}')
