@@ -10,10 +10,11 @@ default; ``--sizes NODES:EDGES,...``) this script
    ``||a - b|| / ||b||`` in float32;
 2. times forward and forward+backward of three variants, each in its own
    spawned process (``--no-isolate``: in this one): gat_zoo's GATConv with
-   the Triton kernel, the same layer on the composed path, and PyG's
-   GATConv. PyG is skipped where its estimated peak (E x H x C messages)
-   exceeds 80 % of the device's memory, as at ogbn-products' size;
-3. appends one row per (graph, op) to ``--out`` and prints the table:
+   the Triton kernel (once per ``--tiles`` value, the values per kernel
+   tile), the same layer on the composed path, and PyG's GATConv. PyG is
+   skipped where its estimated peak (E x H x C messages) exceeds 80 % of
+   the device's memory, as at ogbn-products' size;
+3. appends one row per (graph, op, tile) to ``--out`` and prints the table:
    median seconds, peak memory growth, and the ratios triton / composed
    and triton / PyG.
 
@@ -30,6 +31,8 @@ smoke test of the script on tiny graphs, no timing value)::
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -59,7 +62,8 @@ from gat_zoo.ops import triton_attention_available, use_fused  # noqa: E402
 DEFAULT_SIZES = ((169_343, 1_166_243), (2_449_029, 123_718_280))
 IN_CHANNELS = 128
 
-FIELDS = ['graph', 'num_nodes', 'num_edges', 'op', 'triton_s', 'composed_s',
+FIELDS = ['graph', 'num_nodes', 'num_edges', 'op', 'tile', 'triton_s',
+          'composed_s',
           'pyg_s', 'triton_vs_composed', 'triton_vs_pyg',
           'triton_peak_mb', 'composed_peak_mb', 'pyg_peak_mb', 'out_rel_err',
           'grad_rel_err', 'skipped', 'error', 'device', 'device_name',
@@ -106,7 +110,7 @@ def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
 
 
 def run_graph(graph: GraphSpec, device: torch.device, heads: int,
-              channels: int, repeat: int, warmup: int,
+              channels: int, tiles: Sequence[int], repeat: int, warmup: int,
               isolate: bool) -> List[Dict[str, Any]]:
     from torch_geometric.nn import GATConv as PyGGATConv
     measure = measure_isolated if isolate else measure_layer
@@ -125,28 +129,35 @@ def run_graph(graph: GraphSpec, device: torch.device, heads: int,
     else:
         budget_mb = float('inf')
     measured: Dict[str, Dict[str, Any]] = {}
-    for name, cls, mode in (('triton', GATConv, 'triton'),
-                            ('composed', GATConv, 'on'),
-                            ('pyg', PyGGATConv, None)):
+    variants = [(f'triton@{tile}', GATConv, 'triton', tile)
+                for tile in tiles]
+    variants += [('composed', GATConv, 'on', None),
+                 ('pyg', PyGGATConv, None, None)]
+    for name, cls, mode, tile in variants:
         estimate = estimated_peak_mb('pyg', graph, heads, channels) \
             if name == 'pyg' else None
         if estimate is not None and estimate > budget_mb:
             skipped.append(f'{name}: estimated peak {estimate / 1024:.0f} '
                            f'GiB > {budget_mb / 1024:.0f} GiB')
             continue
+        if tile is not None:  # read by the kernel's launch, here or in
+            os.environ['GAT_ZOO_TRITON_TILE'] = str(tile)  # a spawned child
         try:
             measured[name] = measure(cls, graph, fused=mode, **common)
         except Exception as err:
             errors.append(f'{name}: {type(err).__name__}: {err}')
+        finally:
+            os.environ.pop('GAT_ZOO_TRITON_TILE', None)
     import triton
     env = environment_info(device)
     rows = []
-    for op in OPS:
+    for op, tile in itertools.product(OPS, tiles):
         t = {name: measured.get(name, {}).get(op, {}) for name in
-             ('triton', 'composed', 'pyg')}
+             ('composed', 'pyg')}
+        t['triton'] = measured.get(f'triton@{tile}', {}).get(op, {})
         rows.append({
             'graph': graph.label, 'num_nodes': graph.num_nodes,
-            'num_edges': graph.num_edges, 'op': op,
+            'num_edges': graph.num_edges, 'op': op, 'tile': tile,
             'triton_s': t['triton'].get('time_s'),
             'composed_s': t['composed'].get('time_s'),
             'pyg_s': t['pyg'].get('time_s'),
@@ -173,11 +184,12 @@ def _fmt(value: Any, spec: str) -> str:
 
 
 def print_table(rows: Sequence[Dict[str, Any]]) -> None:
-    print(f"{'graph':>28} {'op':>16} {'triton':>9} {'composed':>9} "
+    print(f"{'graph':>28} {'op':>16} {'tile':>5} {'triton':>9} "
+          f"{'composed':>9} "
           f"{'pyg':>9} {'t/comp':>7} {'t/pyg':>7} {'t MB':>8} "
           f"{'comp MB':>8} {'pyg MB':>8} {'rel err':>9}")
     for r in rows:
-        print(f"{r['graph'][-28:]:>28} {r['op']:>16} "
+        print(f"{r['graph'][-28:]:>28} {r['op']:>16} {r['tile']:>5} "
               f"{_fmt(r['triton_s'], '.4f'):>9} "
               f"{_fmt(r['composed_s'], '.4f'):>9} "
               f"{_fmt(r['pyg_s'], '.4f'):>9} "
@@ -201,6 +213,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--heads', type=int, default=8)
     parser.add_argument('--channels', type=int, default=32,
                         help='output channels per head')
+    parser.add_argument('--tiles', default='4096',
+                        type=lambda text: [int(t) for t in text.split(',')],
+                        help='values per kernel tile to time, e.g. '
+                             '2048,4096,8192 (GAT_ZOO_TRITON_TILE)')
     parser.add_argument('--repeat', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--no-isolate', dest='isolate',
@@ -219,7 +235,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for nodes, edges in args.sizes:
         graph = GraphSpec.random(nodes, edges, IN_CHANNELS)
         for row in run_graph(graph, device, args.heads, args.channels,
-                             args.repeat, args.warmup, args.isolate):
+                             args.tiles, args.repeat, args.warmup,
+                             args.isolate):
             out.append(row)
             rows.append(row)
     print_table(rows)

@@ -82,12 +82,15 @@ def grads(out, tensors, grad_out):
                                                 (False, True)])
 @pytest.mark.parametrize('shape', [(23, 23, 90), (17, 11, 60)],
                          ids=['square', 'bipartite'])
-def test_matches_composed_path_float64(shape, with_dst, with_edge):
+@pytest.mark.parametrize('heads,channels', [(3, 5), (1, 8)])
+def test_matches_composed_path_float64(shape, with_dst, with_edge, heads,
+                                       channels):
     graph = random_graph(*shape, seed=shape[0])
-    tensors = inputs(graph, 3, 5, torch.float64, with_dst, with_edge, 1)
+    tensors = inputs(graph, heads, channels, torch.float64, with_dst,
+                     with_edge, 1)
     out = triton_attention(graph, *tensors, negative_slope=0.3)
     ref = composed(graph, *tensors, 0.3)
-    assert out.shape == (graph.num_dst, 3, 5)
+    assert out.shape == (graph.num_dst, heads, channels)
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
     # Targets without edges get exact zeros.
     empty = graph.ptr.diff() == 0
@@ -101,8 +104,8 @@ def test_matches_composed_path_float64(shape, with_dst, with_edge):
 def test_segments_longer_than_a_block():
     # One target with 3 blocks' worth of edges exercises the rescaling of
     # the online softmax when a later block holds a larger logit.
-    from gat_zoo.ops.triton_attention import BLOCK_EDGES
-    n = 3 * BLOCK_EDGES + 5
+    from gat_zoo.ops.triton_attention import tile_shape
+    n = 3 * tile_shape(2, 4)['BLOCK_E'] + 5
     edge_index = torch.stack([torch.arange(n),
                               torch.zeros(n, dtype=torch.long)])
     graph = CSRGraph.from_edge_index(edge_index.to(DEVICE), n, 2)
@@ -112,6 +115,26 @@ def test_segments_longer_than_a_block():
     out = triton_attention(graph, x, s_src, s_dst)
     torch.testing.assert_close(out, composed(graph, x, s_src, s_dst, None,
                                              0.2), rtol=1e-12, atol=1e-12)
+
+
+def test_tile_size_changes_blocking_not_results(monkeypatch):
+    from gat_zoo.ops.triton_attention import tile_shape
+    graph = random_graph(23, 23, 90, seed=21)
+    tensors = inputs(graph, 2, 4, torch.float64, True, True, 22)
+    ref = composed(graph, *tensors, 0.2)
+    grad_out = torch.randn_like(ref)
+    want = grads(ref, tensors, grad_out)
+    for tile in ('16', '64', '8192'):
+        monkeypatch.setenv('GAT_ZOO_TRITON_TILE', tile)
+        assert tile_shape(2, 4)['BLOCK_E'] == min(64, max(2, int(tile) // 8))
+        out = triton_attention(graph, *tensors, dropout=0.0)
+        torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+        for got, expected in zip(grads(out, tensors, grad_out), want):
+            torch.testing.assert_close(got, expected, rtol=1e-11,
+                                       atol=1e-12)
+    monkeypatch.setenv('GAT_ZOO_TRITON_TILE', '100')
+    with pytest.raises(ValueError, match='power of two'):
+        triton_attention(graph, *tensors)
 
 
 def test_low_precision_accumulates_in_float32():
@@ -307,7 +330,8 @@ _COMPILE_FOR_HOPPER = textwrap.dedent('''
             # flags on (they change loads and casts, not control flow).
             if data != 'fp32' and flags != (True, True, True):
                 continue
-            const = dict(H=8, C=32, BLOCK_E=32, BLOCK_C=32, HAS_DST=flags[0],
+            const = dict(H=8, C=32, BLOCK_E=16, BLOCK_H=8, BLOCK_C=32,
+                         HAS_DST=flags[0],
                          HAS_EDGE=flags[1], DROPOUT=flags[2])
             names = kernel.arg_names
             src = ASTSource(
@@ -315,6 +339,17 @@ _COMPILE_FOR_HOPPER = textwrap.dedent('''
                 constexprs={(names.index(n),): v for n, v in const.items()})
             compiled = triton.compile(src, target=GPUTarget('cuda', 90, 32))
             assert compiled.asm['cubin'], (kernel, data, flags)
+            count += 1
+        # One head (BLOCK_H = 1) and odd widths: masks on every axis.
+        for const in (dict(H=1, C=64, BLOCK_E=64, BLOCK_H=1, BLOCK_C=64),
+                      dict(H=3, C=5, BLOCK_E=64, BLOCK_H=4, BLOCK_C=8)):
+            const.update(HAS_DST=True, HAS_EDGE=True, DROPOUT=True)
+            names = kernel.arg_names
+            src = ASTSource(
+                fn=kernel, signature=signature(kernel, 'fp32', 'fp32'),
+                constexprs={(names.index(n),): v for n, v in const.items()})
+            compiled = triton.compile(src, target=GPUTarget('cuda', 90, 32))
+            assert compiled.asm['cubin'], (kernel, const)
             count += 1
     print('compiled', count)
 ''')
@@ -330,7 +365,7 @@ def test_every_kernel_variant_compiles_for_hopper():
                           env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert 'compiled 33' in done.stdout
+    assert 'compiled 39' in done.stdout
 
 
 def test_device_check_script_runs(tmp_path):

@@ -2,11 +2,14 @@
 module for the maths). Imported only on first use: it needs Triton.
 
 Layouts: features ``[N, H, C]`` and scores ``[N, H]`` contiguous, edges in
-the CSR graph's target-major order. Each program handles one (node, head)
-pair and walks that node's segment ``BLOCK_E`` edges at a time. The float
-parameters (LeakyReLU slope, dropout probability, the smallest normaliser)
-arrive in a small tensor of the accumulator's dtype, so float64 runs keep
-them exact (a Python float argument would be passed as float32).
+the CSR graph's target-major order. Each program handles one node with all
+its heads and walks that node's segment ``BLOCK_E`` edges at a time, so an
+edge's index is read once for every head and its feature row
+(``H x C`` values) is read whole. Tiles are ``[BLOCK_E, BLOCK_H, BLOCK_C]``
+(powers of two, masked to ``H`` and ``C``). The float parameters (LeakyReLU
+slope, dropout probability, the smallest normaliser) arrive in a small
+tensor of the accumulator's dtype, so float64 runs keep them exact (a
+Python float argument would be passed as float32).
 """
 import torch
 import triton
@@ -28,118 +31,140 @@ def parameters(dtype: torch.dtype, device: torch.device, slope: float,
 
 
 @triton.jit
-def _logits(s_src, s_dst, s_edge, src, dst, e, h, mask, like,
+def _logits(s_src, s_dst, s_edge, src, dst, e, heads, mask, like,
             H: tl.constexpr, HAS_DST: tl.constexpr, HAS_EDGE: tl.constexpr):
-    """LeakyReLU input of a block of edges ``src -> dst`` (``e``: their
-    CSR positions), in the dtype of ``like`` (the accumulator's). One of
-    ``src``, ``dst`` is the program's node, a scalar, widened to the
-    block so that every load is a block load."""
-    src = src + tl.zeros_like(e)
-    dst = dst + tl.zeros_like(e)
-    pre = tl.load(s_src + src * H + h, mask=mask, other=0.0).to(like.dtype)
+    """LeakyReLU input ``[BLOCK_E, BLOCK_H]`` of a block of edges
+    ``src -> dst`` (``e``: their CSR positions), in the dtype of ``like``
+    (the accumulator's). One of ``src``, ``dst`` is the program's node, a
+    scalar, widened to the block so that every load is a block load."""
+    src = (src + tl.zeros_like(e))[:, None] * H + heads[None, :]
+    dst = (dst + tl.zeros_like(e))[:, None] * H + heads[None, :]
+    pre = tl.load(s_src + src, mask=mask, other=0.0).to(like.dtype)
     if HAS_DST:
-        pre += tl.load(s_dst + dst * H + h, mask=mask, other=0.0).to(
-            pre.dtype)
+        pre += tl.load(s_dst + dst, mask=mask, other=0.0).to(pre.dtype)
     if HAS_EDGE:
-        pre += tl.load(s_edge + e * H + h, mask=mask, other=0.0).to(
-            pre.dtype)
+        pre += tl.load(s_edge + e[:, None] * H + heads[None, :], mask=mask,
+                       other=0.0).to(pre.dtype)
     return pre
 
 
 @triton.jit
-def _kept_scale(seed, e, h, p_drop, H: tl.constexpr):
-    """Dropout factor per edge: 0 or 1 / (1 - p), from a hash of (seed,
-    edge, head), the same in the forward and both backward kernels."""
-    draw = tl.rand(seed, (e * H + h).to(tl.int32))
+def _kept_scale(seed, e, heads, p_drop, H: tl.constexpr):
+    """Dropout factor ``[BLOCK_E, BLOCK_H]``: 0 or 1 / (1 - p), from a hash
+    of (seed, edge, head), the same in the forward and both backward
+    kernels."""
+    draw = tl.rand(seed, (e[:, None] * H + heads[None, :]).to(tl.int32))
     return tl.where(draw >= p_drop, 1.0 / (1.0 - p_drop), 0.0)
+
+
+@triton.jit
+def _rows(base, node, heads, channels, H: tl.constexpr, C: tl.constexpr):
+    """Pointers ``[BLOCK_E, BLOCK_H, BLOCK_C]`` to the feature rows of the
+    nodes ``node`` (``[BLOCK_E]``) in an ``[N, H, C]`` tensor."""
+    return base + (node[:, None, None] * H + heads[None, :, None]) * C + \
+        channels[None, None, :]
 
 
 @triton.jit
 def forward_kernel(ptr, col, x, s_src, s_dst, s_edge, out, peak, norm,
                    params, seed,
                    H: tl.constexpr, C: tl.constexpr, BLOCK_E: tl.constexpr,
-                   BLOCK_C: tl.constexpr, HAS_DST: tl.constexpr,
-                   HAS_EDGE: tl.constexpr, DROPOUT: tl.constexpr):
+                   BLOCK_H: tl.constexpr, BLOCK_C: tl.constexpr,
+                   HAS_DST: tl.constexpr, HAS_EDGE: tl.constexpr,
+                   DROPOUT: tl.constexpr):
     i = tl.program_id(0)
-    h = tl.program_id(1)
     slope = tl.load(params)
     start = tl.load(ptr + i)
     end = tl.load(ptr + i + 1)
+    heads = tl.arange(0, BLOCK_H)
+    h_mask = heads < H
     c = tl.arange(0, BLOCK_C)
     c_mask = c < C
-    # Running maximum and normaliser of the online softmax, and the
-    # accumulator, rescaled whenever the maximum grows.
-    run_max = tl.max(tl.full([BLOCK_E], NEG_INF, slope.dtype), axis=0)
-    run_sum = tl.sum(tl.zeros([BLOCK_E], slope.dtype), axis=0)
-    acc = tl.zeros([BLOCK_C], slope.dtype)
+    tile_mask = h_mask[None, :, None] & c_mask[None, None, :]
+    # Per head: running maximum and normaliser of the online softmax, and
+    # the accumulator, rescaled whenever the maximum grows.
+    run_max = tl.full([BLOCK_H], NEG_INF, slope.dtype)
+    run_sum = tl.zeros([BLOCK_H], slope.dtype)
+    acc = tl.zeros([BLOCK_H, BLOCK_C], slope.dtype)
     for off in range(start, end, BLOCK_E):
         e = off + tl.arange(0, BLOCK_E)
         e_mask = e < end
+        mask = e_mask[:, None] & h_mask[None, :]
         j = tl.load(col + e, mask=e_mask, other=0)
-        pre = _logits(s_src, s_dst, s_edge, j, i, e, h, e_mask, slope, H,
+        pre = _logits(s_src, s_dst, s_edge, j, i, e, heads, mask, slope, H,
                       HAS_DST, HAS_EDGE)
         logit = tl.where(pre > 0, pre, pre * slope)
-        logit = tl.where(e_mask, logit, NEG_INF)
+        logit = tl.where(mask, logit, NEG_INF)
         new_max = tl.maximum(run_max, tl.max(logit, axis=0))
         # All logits -inf so far: shift by 0, so that exp gives 0, not NaN.
         shift = tl.where(new_max == NEG_INF, 0.0, new_max)
         rescale = tl.exp(run_max - shift)
-        weight = tl.exp(logit - shift)
+        weight = tl.exp(logit - shift[None, :])
         run_sum = run_sum * rescale + tl.sum(weight, axis=0)
         if DROPOUT:
-            weight = weight * _kept_scale(seed, e, h, tl.load(params + 1), H)
-        feats = tl.load(x + (j * H + h)[:, None] * C + c[None, :],
-                        mask=e_mask[:, None] & c_mask[None, :], other=0.0)
-        acc = acc * rescale + tl.sum(weight[:, None] * feats.to(acc.dtype),
-                                     axis=0)
+            weight = weight * _kept_scale(seed, e, heads,
+                                          tl.load(params + 1), H)
+        feats = tl.load(_rows(x, j, heads, c, H, C),
+                        mask=e_mask[:, None, None] & tile_mask, other=0.0)
+        acc = acc * rescale[:, None] + tl.sum(
+            weight[:, :, None] * feats.to(acc.dtype), axis=0)
         run_max = new_max
     shift = tl.where(run_max == NEG_INF, 0.0, run_max)
     total = tl.maximum(run_sum, tl.load(params + 2))
-    tl.store(out + (i * H + h) * C + c, acc / total, mask=c_mask)
-    tl.store(peak + i * H + h, shift)
-    tl.store(norm + i * H + h, total)
+    row = (i * H + heads[:, None]) * C + c[None, :]
+    tl.store(out + row, acc / total[:, None],
+             mask=h_mask[:, None] & c_mask[None, :])
+    tl.store(peak + i * H + heads, shift, mask=h_mask)
+    tl.store(norm + i * H + heads, total, mask=h_mask)
 
 
 @triton.jit
 def backward_target_kernel(ptr, col, x, s_src, s_dst, s_edge, out, grad_out,
                            peak, norm, grad_logit, grad_dst, params, seed,
                            H: tl.constexpr, C: tl.constexpr,
-                           BLOCK_E: tl.constexpr, BLOCK_C: tl.constexpr,
-                           HAS_DST: tl.constexpr, HAS_EDGE: tl.constexpr,
-                           DROPOUT: tl.constexpr):
+                           BLOCK_E: tl.constexpr, BLOCK_H: tl.constexpr,
+                           BLOCK_C: tl.constexpr, HAS_DST: tl.constexpr,
+                           HAS_EDGE: tl.constexpr, DROPOUT: tl.constexpr):
     i = tl.program_id(0)
-    h = tl.program_id(1)
     slope = tl.load(params)
     start = tl.load(ptr + i)
     end = tl.load(ptr + i + 1)
+    heads = tl.arange(0, BLOCK_H)
+    h_mask = heads < H
     c = tl.arange(0, BLOCK_C)
     c_mask = c < C
-    row = (i * H + h) * C + c
-    g = tl.load(grad_out + row, mask=c_mask, other=0.0).to(slope.dtype)
+    tile_mask = h_mask[None, :, None] & c_mask[None, None, :]
+    row = (i * H + heads[:, None]) * C + c[None, :]
+    row_mask = h_mask[:, None] & c_mask[None, :]
+    g = tl.load(grad_out + row, mask=row_mask, other=0.0).to(slope.dtype)
     # sum_e alpha_e kappa_e <g, x_j> = <g, out_i>: the softmax's correction.
     correction = tl.sum(
-        g * tl.load(out + row, mask=c_mask, other=0.0).to(slope.dtype),
-        axis=0)
-    shift = tl.load(peak + i * H + h)
-    total = tl.load(norm + i * H + h)
-    target_sum = tl.sum(tl.zeros([BLOCK_E], slope.dtype), axis=0)
+        g * tl.load(out + row, mask=row_mask, other=0.0).to(slope.dtype),
+        axis=1)
+    shift = tl.load(peak + i * H + heads, mask=h_mask, other=0.0)
+    total = tl.load(norm + i * H + heads, mask=h_mask, other=1.0)
+    target_sum = tl.zeros([BLOCK_H], slope.dtype)
     for off in range(start, end, BLOCK_E):
         e = off + tl.arange(0, BLOCK_E)
         e_mask = e < end
+        mask = e_mask[:, None] & h_mask[None, :]
         j = tl.load(col + e, mask=e_mask, other=0)
-        pre = _logits(s_src, s_dst, s_edge, j, i, e, h, e_mask, slope, H,
+        pre = _logits(s_src, s_dst, s_edge, j, i, e, heads, mask, slope, H,
                       HAS_DST, HAS_EDGE)
-        alpha = tl.exp(tl.where(pre > 0, pre, pre * slope) - shift) / total
-        feats = tl.load(x + (j * H + h)[:, None] * C + c[None, :],
-                        mask=e_mask[:, None] & c_mask[None, :], other=0.0)
-        inner = tl.sum(feats.to(slope.dtype) * g[None, :], axis=1)
+        logit = tl.where(pre > 0, pre, pre * slope)
+        alpha = tl.exp(logit - shift[None, :]) / total[None, :]
+        feats = tl.load(_rows(x, j, heads, c, H, C),
+                        mask=e_mask[:, None, None] & tile_mask, other=0.0)
+        inner = tl.sum(feats.to(slope.dtype) * g[None, :, :], axis=2)
         if DROPOUT:
-            inner = inner * _kept_scale(seed, e, h, tl.load(params + 1), H)
-        grad = alpha * (inner - correction)
-        grad = tl.where(e_mask, tl.where(pre > 0, grad, grad * slope), 0.0)
-        tl.store(grad_logit + e * H + h, grad, mask=e_mask)
+            inner = inner * _kept_scale(seed, e, heads,
+                                        tl.load(params + 1), H)
+        grad = alpha * (inner - correction[None, :])
+        grad = tl.where(mask, tl.where(pre > 0, grad, grad * slope), 0.0)
+        tl.store(grad_logit + e[:, None] * H + heads[None, :], grad,
+                 mask=mask)
         target_sum += tl.sum(grad, axis=0)
-    tl.store(grad_dst + i * H + h, target_sum)
+    tl.store(grad_dst + i * H + heads, target_sum, mask=h_mask)
 
 
 @triton.jit
@@ -147,36 +172,42 @@ def backward_source_kernel(ptr_t, row_t, csr_position, s_src, s_dst, s_edge,
                            grad_out, peak, norm, grad_logit, grad_x,
                            grad_src, params, seed,
                            H: tl.constexpr, C: tl.constexpr,
-                           BLOCK_E: tl.constexpr, BLOCK_C: tl.constexpr,
-                           HAS_DST: tl.constexpr, HAS_EDGE: tl.constexpr,
-                           DROPOUT: tl.constexpr):
+                           BLOCK_E: tl.constexpr, BLOCK_H: tl.constexpr,
+                           BLOCK_C: tl.constexpr, HAS_DST: tl.constexpr,
+                           HAS_EDGE: tl.constexpr, DROPOUT: tl.constexpr):
     j = tl.program_id(0)
-    h = tl.program_id(1)
     slope = tl.load(params)
     start = tl.load(ptr_t + j)
     end = tl.load(ptr_t + j + 1)
+    heads = tl.arange(0, BLOCK_H)
+    h_mask = heads < H
     c = tl.arange(0, BLOCK_C)
     c_mask = c < C
-    acc = tl.zeros([BLOCK_C], slope.dtype)
-    source_sum = tl.sum(tl.zeros([BLOCK_E], slope.dtype), axis=0)
+    tile_mask = h_mask[None, :, None] & c_mask[None, None, :]
+    acc = tl.zeros([BLOCK_H, BLOCK_C], slope.dtype)
+    source_sum = tl.zeros([BLOCK_H], slope.dtype)
     for off in range(start, end, BLOCK_E):
         q = off + tl.arange(0, BLOCK_E)
         q_mask = q < end
+        mask = q_mask[:, None] & h_mask[None, :]
         e = tl.load(csr_position + q, mask=q_mask, other=0)
         i = tl.load(row_t + q, mask=q_mask, other=0)
-        pre = _logits(s_src, s_dst, s_edge, j, i, e, h, q_mask, slope, H,
+        pre = _logits(s_src, s_dst, s_edge, j, i, e, heads, mask, slope, H,
                       HAS_DST, HAS_EDGE)
-        shift = tl.load(peak + i * H + h, mask=q_mask, other=0.0)
-        total = tl.load(norm + i * H + h, mask=q_mask, other=1.0)
+        stat = i[:, None] * H + heads[None, :]
+        shift = tl.load(peak + stat, mask=mask, other=0.0)
+        total = tl.load(norm + stat, mask=mask, other=1.0)
         alpha = tl.exp(tl.where(pre > 0, pre, pre * slope) - shift) / total
-        alpha = tl.where(q_mask, alpha, 0.0)
+        alpha = tl.where(mask, alpha, 0.0)
         if DROPOUT:
-            alpha = alpha * _kept_scale(seed, e, h, tl.load(params + 1), H)
-        g = tl.load(grad_out + (i * H + h)[:, None] * C + c[None, :],
-                    mask=q_mask[:, None] & c_mask[None, :], other=0.0)
-        acc += tl.sum(alpha[:, None] * g.to(acc.dtype), axis=0)
+            alpha = alpha * _kept_scale(seed, e, heads, tl.load(params + 1),
+                                        H)
+        g = tl.load(_rows(grad_out, i, heads, c, H, C),
+                    mask=q_mask[:, None, None] & tile_mask, other=0.0)
+        acc += tl.sum(alpha[:, :, None] * g.to(acc.dtype), axis=0)
         source_sum += tl.sum(
-            tl.load(grad_logit + e * H + h, mask=q_mask, other=0.0).to(
-                acc.dtype), axis=0)
-    tl.store(grad_x + (j * H + h) * C + c, acc, mask=c_mask)
-    tl.store(grad_src + j * H + h, source_sum)
+            tl.load(grad_logit + e[:, None] * H + heads[None, :], mask=mask,
+                    other=0.0).to(acc.dtype), axis=0)
+    row = (j * H + heads[:, None]) * C + c[None, :]
+    tl.store(grad_x + row, acc, mask=h_mask[:, None] & c_mask[None, :])
+    tl.store(grad_src + j * H + heads, source_sum, mask=h_mask)

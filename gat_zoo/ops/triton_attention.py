@@ -10,9 +10,10 @@ with :math:`\kappa_{e,h}` the attention-dropout mask (0 or
 :math:`1/(1-p)`). The composed fused path
 (:func:`~gat_zoo.ops.gat_edge_softmax` then
 :func:`~gat_zoo.ops.head_spmm`) writes the ``[E, H]`` coefficients to
-memory and reads them back; here one program per (target, head) walks the
-target's CSR segment once with an online softmax (running maximum and
-normaliser, the accumulator rescaled when the maximum grows), so nothing
+memory and reads them back; here one program per target walks its CSR
+segment once for all heads with an online softmax (per head a running
+maximum and normaliser, the accumulator rescaled when the maximum grows),
+reading each source's whole feature row (``H x C``) once, so nothing
 of size ``E`` is written in the forward pass: it reads the sources'
 scores and features and writes ``[N, H, C]`` plus two ``[N, H]``
 statistics. The dropout mask is a counter-based hash of
@@ -45,7 +46,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -54,8 +55,14 @@ from gat_zoo.ops.csr import CSRGraph
 
 __all__ = ['triton_attention', 'triton_attention_available']
 
-#: Edges a program reads per step of its segment walk.
-BLOCK_EDGES = 32
+#: Feature values (edges x heads x channels) a program reads per step of
+#: its segment walk, unless ``GAT_ZOO_TRITON_TILE`` says otherwise; the
+#: edges per step follow from the heads and channels. Compiled for sm_90
+#: with 8 heads x 32 float32 channels (16 edges per step), ptxas reports
+#: 90, 128 and 72 registers for the forward, target-backward and
+#: source-backward kernels and no spills; which tile runs fastest is for
+#: the device check (``benchmarks/triton_attention.py --tiles``).
+TILE_VALUES = 4096
 
 
 def _interpreting() -> bool:
@@ -87,8 +94,22 @@ def _kernels() -> Any:
     return _KERNELS
 
 
-def _block(n: int) -> int:
-    return max(16, 1 << (max(int(n), 1) - 1).bit_length())
+def _power_of_two(n: int) -> int:
+    return 1 << (max(int(n), 1) - 1).bit_length()
+
+
+def tile_shape(heads: int, channels: int) -> Dict[str, int]:
+    """``BLOCK_E``, ``BLOCK_H``, ``BLOCK_C`` for ``[N, heads, channels]``
+    features: whole rows, and as many edges per step as keep the tile near
+    :data:`TILE_VALUES` values (at least 2, at most 64)."""
+    tile = int(os.environ.get('GAT_ZOO_TRITON_TILE') or TILE_VALUES)
+    if tile < 1 or tile & (tile - 1):
+        raise ValueError(f'GAT_ZOO_TRITON_TILE must be a power of two, got '
+                         f'{tile}')
+    block_h, block_c = _power_of_two(heads), _power_of_two(channels)
+    block_e = min(64, max(2, tile // (block_h * block_c)))
+    # Both factors are powers of two, so is the quotient (or the clamp).
+    return dict(BLOCK_E=block_e, BLOCK_H=block_h, BLOCK_C=block_c)
 
 
 class _TritonAttention(torch.autograd.Function):
@@ -107,12 +128,12 @@ class _TritonAttention(torch.autograd.Function):
         dummy = score_src.new_empty(0)
         # (An empty grid is not launched: Triton rejects it.)
         if N > 0:
-            k.forward_kernel[(N, H)](
+            k.forward_kernel[(N,)](
                 graph.ptr, graph.col, x, score_src,
                 dummy if score_dst is None else score_dst,
                 dummy if score_edge is None else score_edge,
                 out, peak, norm, params, int(seed),
-                H=H, C=C, BLOCK_E=BLOCK_EDGES, BLOCK_C=_block(C),
+                H=H, C=C, **tile_shape(H, C),
                 HAS_DST=score_dst is not None,
                 HAS_EDGE=score_edge is not None, DROPOUT=dropout > 0)
         ctx.save_for_backward(x, score_src, score_dst, score_edge, out, peak,
@@ -132,7 +153,7 @@ class _TritonAttention(torch.autograd.Function):
         grad_out = grad_out.contiguous()
         N, H, C = graph.num_dst, x.size(1), x.size(2)
         dummy = score_src.new_empty(0)
-        common = dict(H=H, C=C, BLOCK_E=BLOCK_EDGES, BLOCK_C=_block(C),
+        common = dict(H=H, C=C, **tile_shape(H, C),
                       HAS_DST=score_dst is not None,
                       HAS_EDGE=score_edge is not None, DROPOUT=ctx.dropout)
         dst_scores = dummy if score_dst is None else score_dst
@@ -140,7 +161,7 @@ class _TritonAttention(torch.autograd.Function):
         grad_logit = score_src.new_empty(graph.num_edges, H)
         grad_dst = score_src.new_empty(N, H)
         if N > 0:
-            k.backward_target_kernel[(N, H)](
+            k.backward_target_kernel[(N,)](
                 graph.ptr, graph.col, x, score_src, dst_scores, edge_scores,
                 out, grad_out, peak, norm, grad_logit, grad_dst,
                 params, seed, **common)
@@ -148,7 +169,7 @@ class _TritonAttention(torch.autograd.Function):
         grad_x = torch.empty_like(x)
         grad_src = torch.empty_like(score_src)
         if graph.num_src > 0:
-            k.backward_source_kernel[(graph.num_src, H)](
+            k.backward_source_kernel[(graph.num_src,)](
                 ptr_t, row_t, csr_position, score_src, dst_scores,
                 edge_scores, grad_out, peak, norm, grad_logit, grad_x,
                 grad_src, params, seed, **common)
