@@ -1,27 +1,28 @@
-"""GATConv's Triton kernel on a GPU, beside the composed fused path and PyG.
+"""GATConv's and GATv2Conv's Triton kernels on a GPU, beside the composed
+fused path and PyG.
 
-For each graph (random, at the sizes of ogbn-arxiv and ogbn-products by
-default; ``--sizes NODES:EDGES,...``) this script
+For each layer and graph (random, at the sizes of ogbn-arxiv and
+ogbn-products by default; ``--sizes NODES:EDGES,...``) this script
 
-1. checks the kernel on the device: GATConv(128 -> 8 x 32; ``--heads``,
-   ``--channels``) with
-   ``use_fused('triton')`` against ``use_fused('on')`` (the composed path:
-   ``gat_edge_softmax`` + ``head_spmm``), output and input gradient, as
+1. checks the kernel on the device: GATConv and GATv2Conv (``--layers``),
+   128 -> 8 x 32 (``--heads``, ``--channels``), with ``use_fused('triton')``
+   against ``use_fused('on')`` (the composed path: ``gat_edge_softmax`` or
+   ``gatv2_logits``, then ``head_spmm``), output and input gradient, as
    ``||a - b|| / ||b||`` in float32;
 2. times forward and forward+backward of three variants, each in its own
-   spawned process (``--no-isolate``: in this one): gat_zoo's GATConv with
+   spawned process (``--no-isolate``: in this one): gat_zoo's layer with
    the Triton kernel (once per ``--tiles`` value, the values per kernel
-   tile), the same layer on the composed path, and PyG's GATConv. PyG is
+   tile), the same layer on the composed path, and PyG's layer. PyG is
    skipped where its estimated peak (E x H x C messages) exceeds 80 % of
    the device's memory, as at ogbn-products' size;
-3. appends one row per (graph, op, tile) to ``--out`` and prints the table:
-   median seconds, peak memory growth, and the ratios triton / composed
-   and triton / PyG.
+3. appends one row per (layer, graph, op, tile) to ``--out`` and prints
+   the table: median seconds, peak memory growth, and the ratios
+   triton / composed and triton / PyG.
 
-It is the device check of issue #4's Triton kernel, sized to run in a few
-minutes on one H200. Without a GPU it refuses to run unless
-``--device cpu`` is given with ``TRITON_INTERPRET=1`` (the interpreter: a
-smoke test of the script on tiny graphs, no timing value)::
+It is the device check of issue #4's Triton kernels. Without a GPU it
+refuses to run unless ``--device cpu`` is given with
+``TRITON_INTERPRET=1`` (the interpreter: a smoke test of the script on
+tiny graphs, no timing value)::
 
     python benchmarks/triton_attention.py --out $OUT/triton_attention.csv
     TRITON_INTERPRET=1 python benchmarks/triton_attention.py --device cpu \\
@@ -54,7 +55,7 @@ from gat_zoo.bench.speed import (  # noqa: E402
     measure_isolated,
     measure_layer,
 )
-from gat_zoo.nn import GATConv  # noqa: E402
+from gat_zoo.nn import GATConv, GATv2Conv  # noqa: E402
 from gat_zoo.ops import triton_attention_available, use_fused  # noqa: E402
 
 #: ogbn-arxiv and ogbn-products (PyG's directed edge count) as
@@ -62,7 +63,8 @@ from gat_zoo.ops import triton_attention_available, use_fused  # noqa: E402
 DEFAULT_SIZES = ((169_343, 1_166_243), (2_449_029, 123_718_280))
 IN_CHANNELS = 128
 
-FIELDS = ['graph', 'num_nodes', 'num_edges', 'op', 'tile', 'triton_s',
+FIELDS = ['layer', 'graph', 'num_nodes', 'num_edges', 'op', 'tile',
+          'triton_s',
           'composed_s',
           'pyg_s', 'triton_vs_composed', 'triton_vs_pyg',
           'triton_peak_mb', 'composed_peak_mb', 'pyg_peak_mb', 'out_rel_err',
@@ -84,13 +86,16 @@ def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
         1e-30))
 
 
-def check_kernel(graph: GraphSpec, device: torch.device, heads: int,
-                 channels: int) -> Dict[str, float]:
+LAYERS = {'gat': GATConv, 'gatv2': GATv2Conv}
+
+
+def check_kernel(layer_cls: type, graph: GraphSpec, device: torch.device,
+                 heads: int, channels: int) -> Dict[str, float]:
     """Triton against the composed path on ``graph``: output and input
     gradient relative errors (float32, eval mode)."""
     torch.manual_seed(0)
     x, edge_index = graph.build(device)
-    layer = GATConv(x.size(-1), channels, heads=heads).to(device).eval()
+    layer = layer_cls(x.size(-1), channels, heads=heads).to(device).eval()
     results = {}
     for mode in ('on', 'triton'):
         inp = x.detach().clone().requires_grad_()
@@ -109,17 +114,19 @@ def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return None if a is None or not b else a / b
 
 
-def run_graph(graph: GraphSpec, device: torch.device, heads: int,
+def run_graph(layer_cls: type, graph: GraphSpec, device: torch.device,
+              heads: int,
               channels: int, tiles: Sequence[int], repeat: int, warmup: int,
               isolate: bool) -> List[Dict[str, Any]]:
-    from torch_geometric.nn import GATConv as PyGGATConv
+    from gat_zoo.bench.speed import pyg_equivalent
+    pyg_cls = pyg_equivalent(layer_cls)
     measure = measure_isolated if isolate else measure_layer
     common = dict(out_channels=channels, heads=heads, ops=OPS,
                   warmup=warmup, repeat=repeat, device=str(device))
     errors, skipped = [], []
     check: Dict[str, float] = {}
     try:
-        check = check_kernel(graph, device, heads, channels)
+        check = check_kernel(layer_cls, graph, device, heads, channels)
     except Exception as err:  # report it, still time what runs
         errors.append(f'check: {type(err).__name__}: {err}')
     if device.type == 'cuda':
@@ -129,10 +136,10 @@ def run_graph(graph: GraphSpec, device: torch.device, heads: int,
     else:
         budget_mb = float('inf')
     measured: Dict[str, Dict[str, Any]] = {}
-    variants = [(f'triton@{tile}', GATConv, 'triton', tile)
+    variants = [(f'triton@{tile}', layer_cls, 'triton', tile)
                 for tile in tiles]
-    variants += [('composed', GATConv, 'on', None),
-                 ('pyg', PyGGATConv, None, None)]
+    variants += [('composed', layer_cls, 'on', None),
+                 ('pyg', pyg_cls, None, None)]
     for name, cls, mode, tile in variants:
         estimate = estimated_peak_mb('pyg', graph, heads, channels) \
             if name == 'pyg' else None
@@ -156,6 +163,7 @@ def run_graph(graph: GraphSpec, device: torch.device, heads: int,
              ('composed', 'pyg')}
         t['triton'] = measured.get(f'triton@{tile}', {}).get(op, {})
         rows.append({
+            'layer': layer_cls.__name__,
             'graph': graph.label, 'num_nodes': graph.num_nodes,
             'num_edges': graph.num_edges, 'op': op, 'tile': tile,
             'triton_s': t['triton'].get('time_s'),
@@ -184,12 +192,13 @@ def _fmt(value: Any, spec: str) -> str:
 
 
 def print_table(rows: Sequence[Dict[str, Any]]) -> None:
-    print(f"{'graph':>28} {'op':>16} {'tile':>5} {'triton':>9} "
+    print(f"{'layer':>9} {'graph':>28} {'op':>16} {'tile':>5} {'triton':>9} "
           f"{'composed':>9} "
           f"{'pyg':>9} {'t/comp':>7} {'t/pyg':>7} {'t MB':>8} "
           f"{'comp MB':>8} {'pyg MB':>8} {'rel err':>9}")
     for r in rows:
-        print(f"{r['graph'][-28:]:>28} {r['op']:>16} {r['tile']:>5} "
+        print(f"{r['layer']:>9} {r['graph'][-28:]:>28} {r['op']:>16} "
+              f"{r['tile']:>5} "
               f"{_fmt(r['triton_s'], '.4f'):>9} "
               f"{_fmt(r['composed_s'], '.4f'):>9} "
               f"{_fmt(r['pyg_s'], '.4f'):>9} "
@@ -201,12 +210,15 @@ def print_table(rows: Sequence[Dict[str, Any]]) -> None:
               f"{_fmt(r['out_rel_err'], '.1e'):>9}")
         for key in ('skipped', 'error'):
             if r[key]:
-                print(f'{"":>28} {key}: {r[key]}')
+                print(f'{"":>38} {key}: {r[key]}')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--device', default='cuda')
+    parser.add_argument('--layers', default='gat,gatv2',
+                        type=lambda text: text.split(','),
+                        help=f'any of {sorted(LAYERS)}')
     parser.add_argument('--sizes', type=parse_sizes,
                         default=list(DEFAULT_SIZES),
                         help='NODES:EDGES,... (random graphs)')
@@ -232,11 +244,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     out = ResultsFile(Path(args.out), fields=FIELDS)
     rows: List[Dict[str, Any]] = []
-    for nodes, edges in args.sizes:
+    unknown = set(args.layers) - set(LAYERS)
+    if unknown:
+        parser.error(f'unknown layers {sorted(unknown)}; expected some of '
+                     f'{sorted(LAYERS)}')
+    for name, (nodes, edges) in itertools.product(args.layers, args.sizes):
         graph = GraphSpec.random(nodes, edges, IN_CHANNELS)
-        for row in run_graph(graph, device, args.heads, args.channels,
-                             args.tiles, args.repeat, args.warmup,
-                             args.isolate):
+        for row in run_graph(LAYERS[name], graph, device, args.heads,
+                             args.channels, args.tiles, args.repeat,
+                             args.warmup, args.isolate):
             out.append(row)
             rows.append(row)
     print_table(rows)

@@ -21,13 +21,16 @@ if not CUDA:
     os.environ.setdefault('TRITON_INTERPRET', '1')
 pytest.importorskip('triton')
 
-from gat_zoo.nn import GATConv, PPRGATConv  # noqa: E402
+from gat_zoo.nn import GATConv, GATv2Conv, PPRGATConv  # noqa: E402
 from gat_zoo.ops import (  # noqa: E402
     CSRGraph,
     gat_edge_softmax,
+    gatv2_logits,
     head_spmm,
+    segment_softmax,
     triton_attention,
     triton_attention_available,
+    triton_gatv2_attention,
     use_fused,
 )
 
@@ -293,6 +296,132 @@ def test_subclass_that_keeps_the_attention_keeps_the_composed_path():
     assert float(penalty) > 0
 
 
+def composed_v2(graph, x, x_dst, att, s_edge, slope, keep=None):
+    logits = gatv2_logits(graph, x, x_dst, att, slope)
+    if s_edge is not None:
+        logits = logits + s_edge
+    alpha = segment_softmax(logits, graph.row, graph.ptr, graph.num_dst)
+    if keep is not None:
+        alpha = alpha * keep
+    return head_spmm(graph, alpha, x)
+
+
+def v2_inputs(graph, heads, channels, with_edge, seed):
+    gen = torch.Generator().manual_seed(seed)
+
+    def draw(*shape):
+        return torch.randn(*shape, generator=gen, dtype=torch.float64).to(
+            DEVICE).requires_grad_()
+
+    return (draw(graph.num_src, heads, channels),
+            draw(graph.num_dst, heads, channels), draw(1, heads, channels),
+            draw(graph.num_edges, heads) if with_edge else None)
+
+
+@pytest.mark.parametrize('with_edge', [False, True])
+@pytest.mark.parametrize('shape', [(23, 23, 90), (17, 11, 60)],
+                         ids=['square', 'bipartite'])
+@pytest.mark.parametrize('heads,channels', [(3, 5), (1, 8)])
+def test_gatv2_kernel_matches_composed_path_float64(shape, with_edge, heads,
+                                                    channels):
+    graph = random_graph(*shape, seed=shape[1])
+    tensors = v2_inputs(graph, heads, channels, with_edge, 31)
+    out = triton_gatv2_attention(graph, *tensors[:3], negative_slope=0.3,
+                                 score_edge=tensors[3])
+    ref = composed_v2(graph, *tensors, 0.3)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    grad_out = torch.randn_like(out)
+    for got, want in zip(grads(out, tensors, grad_out),
+                         grads(ref, tensors, grad_out)):
+        torch.testing.assert_close(got, want, rtol=1e-11, atol=1e-11)
+
+
+def test_gatv2_kernel_dropout_mask_and_gradients():
+    # As for GAT: with one-hot rows, out[i, h, j] = kappa_e * alpha_e.
+    n, heads, p = 40, 2, 0.3
+    gen = torch.Generator().manual_seed(32)
+    pairs = torch.randperm(n * n, generator=gen)[:600]
+    graph = CSRGraph.from_edge_index(
+        torch.stack([pairs // n, pairs % n]).to(DEVICE), n, n)
+    eye = torch.eye(n, dtype=torch.float64, device=DEVICE)
+    x = eye.unsqueeze(1).expand(n, heads, n).contiguous().requires_grad_()
+    _, x_dst, att, _ = v2_inputs(graph, heads, n, False, 33)
+    out = triton_gatv2_attention(graph, x, x_dst, att, dropout=p, seed=34)
+    logits = gatv2_logits(graph, x, x_dst, att, 0.2)
+    alpha = segment_softmax(logits, graph.row, graph.ptr,
+                            graph.num_dst).detach()
+    kept = out.detach()[graph.row, :, graph.col] / alpha
+    scale = torch.tensor(1 / (1 - p), dtype=torch.float64, device=DEVICE)
+    is_zero = kept.abs() < 1e-12
+    assert bool((is_zero | ((kept - scale).abs() < 1e-9)).all())
+    assert abs(float((~is_zero).double().mean()) - (1 - p)) < 0.05
+    keep = torch.where(is_zero, torch.zeros_like(kept), scale)
+    ref = composed_v2(graph, x, x_dst, att, None, 0.2, keep)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    grad_out = torch.randn_like(out)
+    for got, want in zip(grads(out, (x, x_dst, att), grad_out),
+                         grads(ref, (x, x_dst, att), grad_out)):
+        torch.testing.assert_close(got, want, rtol=1e-11, atol=1e-11)
+
+
+def test_gatv2_kernel_refuses_bad_input():
+    graph = random_graph(10, 10, 30, seed=35)
+    x, x_dst, att, _ = v2_inputs(graph, 2, 3, False, 36)
+    with pytest.raises(ValueError, match='x_dst must have shape'):
+        triton_gatv2_attention(graph, x, x_dst[:, :1], att)
+    with pytest.raises(ValueError, match='att must have'):
+        triton_gatv2_attention(graph, x, x_dst, att[..., :2])
+    with pytest.raises(ValueError, match='score_edge must have shape'):
+        triton_gatv2_attention(graph, x, x_dst, att,
+                               score_edge=torch.zeros(3, 2))
+
+
+@pytest.mark.parametrize('options', [dict(), dict(share_weights=True),
+                                     dict(residual=True, concat=False)],
+                         ids=['separate', 'shared', 'residual-mean'])
+def test_gatv2conv_takes_the_kernel_under_triton_mode(options):
+    torch.manual_seed(0)
+    x = torch.randn(30, 12, dtype=torch.float64, device=DEVICE)
+    edge_index = torch.randint(0, 30, (2, 100), device=DEVICE)
+    conv = GATv2Conv(12, 4, heads=3, dropout=0.5,
+                     **options).double().to(DEVICE).eval()
+    results = {}
+    for mode in ('on', 'triton'):
+        conv.zero_grad()
+        with use_fused(mode):
+            out = conv(x, edge_index)
+        out.square().sum().backward()
+        results[mode] = (out.detach(), [p.grad.clone()
+                                        for p in conv.parameters()])
+    torch.testing.assert_close(results['on'][0], results['triton'][0],
+                               rtol=1e-12, atol=1e-12)
+    for a, b in zip(results['on'][1], results['triton'][1]):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-11)
+    conv.train()
+    with use_fused('triton'):
+        torch.manual_seed(3)
+        first = conv(x, edge_index)
+        torch.manual_seed(3)
+        assert torch.equal(first, conv(x, edge_index))
+
+
+def test_gatv2conv_edge_features_keep_the_composed_path():
+    torch.manual_seed(0)
+    x = torch.randn(30, 12, dtype=torch.float64, device=DEVICE)
+    edge_index = torch.randint(0, 30, (2, 100), device=DEVICE)
+    edge_attr = torch.randn(100, 3, dtype=torch.float64, device=DEVICE)
+    conv = GATv2Conv(12, 4, heads=2, edge_dim=3).double().to(DEVICE)
+    with use_fused('triton'):
+        out, (_, alpha) = conv(x, edge_index, edge_attr,
+                               return_attention_weights=True)
+        plain = conv(x, edge_index, edge_attr)
+    with use_fused('on'):
+        ref = conv(x, edge_index, edge_attr)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(plain, ref, rtol=1e-12, atol=1e-12)
+    assert alpha.size(1) == 2
+
+
 _COMPILE_FOR_HOPPER = textwrap.dedent('''
     import itertools
     import triton
@@ -301,8 +430,9 @@ _COMPILE_FOR_HOPPER = textwrap.dedent('''
     from gat_zoo.ops import _triton_kernels as k
 
     EDGE = ('ptr', 'col', 'ptr_t', 'row_t', 'csr_position')
-    STATS = ('peak', 'norm', 'params')
+    STATS = ('peak', 'norm', 'params', 'grad_att_part')
     SCALARS = ('seed',)
+    FLAGS = ('HAS_DST', 'HAS_EDGE', 'DROPOUT')
 
     def signature(kernel, data, acc):
         sig = {}
@@ -319,37 +449,34 @@ _COMPILE_FOR_HOPPER = textwrap.dedent('''
                 sig[name] = '*' + data
         return sig
 
+    def build(kernel, data, const):
+        acc = 'fp64' if data == 'fp64' else 'fp32'
+        names = kernel.arg_names
+        src = ASTSource(
+            fn=kernel, signature=signature(kernel, data, acc),
+            constexprs={(names.index(n),): v for n, v in const.items()})
+        compiled = triton.compile(src, target=GPUTarget('cuda', 90, 32))
+        assert compiled.asm['cubin'], (kernel, data, const)
+
     count = 0
     for kernel in (k.forward_kernel, k.backward_target_kernel,
-                   k.backward_source_kernel):
-        for data, flags in itertools.product(
-                ('fp32', 'fp64', 'fp16', 'bf16'),
-                itertools.product((True, False), repeat=3)):
-            acc = 'fp64' if data == 'fp64' else 'fp32'
-            # Every flag combination in float32; the other dtypes with all
-            # flags on (they change loads and casts, not control flow).
-            if data != 'fp32' and flags != (True, True, True):
-                continue
-            const = dict(H=8, C=32, BLOCK_E=16, BLOCK_H=8, BLOCK_C=32,
-                         HAS_DST=flags[0],
-                         HAS_EDGE=flags[1], DROPOUT=flags[2])
-            names = kernel.arg_names
-            src = ASTSource(
-                fn=kernel, signature=signature(kernel, data, acc),
-                constexprs={(names.index(n),): v for n, v in const.items()})
-            compiled = triton.compile(src, target=GPUTarget('cuda', 90, 32))
-            assert compiled.asm['cubin'], (kernel, data, flags)
+                   k.backward_source_kernel, k.v2_forward_kernel,
+                   k.v2_backward_target_kernel, k.v2_backward_source_kernel):
+        flags = [f for f in FLAGS if f in kernel.arg_names]
+        # Every flag combination in float32; the other dtypes with all
+        # flags on (they change loads and casts, not control flow).
+        variants = [('fp32', dict(zip(flags, values))) for values in
+                    itertools.product((True, False), repeat=len(flags))]
+        variants += [(data, dict.fromkeys(flags, True))
+                     for data in ('fp64', 'fp16', 'bf16')]
+        for data, on in variants:
+            build(kernel, data, dict(H=8, C=32, BLOCK_E=16, BLOCK_H=8,
+                                     BLOCK_C=32, **on))
             count += 1
         # One head (BLOCK_H = 1) and odd widths: masks on every axis.
-        for const in (dict(H=1, C=64, BLOCK_E=64, BLOCK_H=1, BLOCK_C=64),
+        for shape in (dict(H=1, C=64, BLOCK_E=64, BLOCK_H=1, BLOCK_C=64),
                       dict(H=3, C=5, BLOCK_E=64, BLOCK_H=4, BLOCK_C=8)):
-            const.update(HAS_DST=True, HAS_EDGE=True, DROPOUT=True)
-            names = kernel.arg_names
-            src = ASTSource(
-                fn=kernel, signature=signature(kernel, 'fp32', 'fp32'),
-                constexprs={(names.index(n),): v for n, v in const.items()})
-            compiled = triton.compile(src, target=GPUTarget('cuda', 90, 32))
-            assert compiled.asm['cubin'], (kernel, const)
+            build(kernel, 'fp32', dict(shape, **dict.fromkeys(flags, True)))
             count += 1
     print('compiled', count)
 ''')
@@ -365,7 +492,7 @@ def test_every_kernel_variant_compiles_for_hopper():
                           env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert 'compiled 39' in done.stdout
+    assert 'compiled 66' in done.stdout
 
 
 def test_device_check_script_runs(tmp_path):
@@ -388,7 +515,9 @@ def test_device_check_script_runs(tmp_path):
     assert code == 0
     import csv
     rows = list(csv.DictReader(out.open()))
-    assert [r['op'] for r in rows] == ['forward', 'forward_backward']
+    assert [(r['layer'], r['op']) for r in rows] == [
+        ('GATConv', 'forward'), ('GATConv', 'forward_backward'),
+        ('GATv2Conv', 'forward'), ('GATv2Conv', 'forward_backward')]
     for row in rows:
         assert float(row['out_rel_err']) < 1e-5
         assert float(row['grad_rel_err']) < 1e-5

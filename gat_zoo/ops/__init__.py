@@ -64,6 +64,7 @@ from gat_zoo.ops.tree_decomposition import (
 from gat_zoo.ops.triton_attention import (
     triton_attention,
     triton_attention_available,
+    triton_gatv2_attention,
 )
 
 __all__ = [
@@ -92,6 +93,7 @@ __all__ = [
     'set_fused',
     'triton_attention',
     'triton_attention_available',
+    'triton_gatv2_attention',
     'triton_selected',
     'use_fused',
     'PPRMatrix',

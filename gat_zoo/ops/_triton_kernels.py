@@ -211,3 +211,189 @@ def backward_source_kernel(ptr_t, row_t, csr_position, s_src, s_dst, s_edge,
     row = (j * H + heads[:, None]) * C + c[None, :]
     tl.store(grad_x + row, acc, mask=h_mask[:, None] & c_mask[None, :])
     tl.store(grad_src + j * H + heads, source_sum, mask=h_mask)
+
+
+# GATv2: the logit of e = (j -> i) is a_h . LeakyReLU(x_j + t_i) over the
+# channels, computed from the source row the aggregation reads anyway.
+
+
+@triton.jit
+def _v2_logits(feats, target, att, s_edge, e, heads, mask, slope,
+               H: tl.constexpr, HAS_EDGE: tl.constexpr):
+    """``(hidden, logit)``: the LeakyReLU input ``[BLOCK_E, BLOCK_H,
+    BLOCK_C]`` (source rows + target rows) and the logits ``[BLOCK_E,
+    BLOCK_H]``, plus the per-edge additive term when there is one."""
+    hidden = feats + target
+    logit = tl.sum(tl.where(hidden > 0, hidden, hidden * slope) * att[None],
+                   axis=2)
+    if HAS_EDGE:
+        logit += tl.load(s_edge + e[:, None] * H + heads[None, :], mask=mask,
+                         other=0.0).to(logit.dtype)
+    return hidden, logit
+
+
+@triton.jit
+def v2_forward_kernel(ptr, col, x, x_dst, att, s_edge, out, peak, norm,
+                      params, seed,
+                      H: tl.constexpr, C: tl.constexpr,
+                      BLOCK_E: tl.constexpr, BLOCK_H: tl.constexpr,
+                      BLOCK_C: tl.constexpr, HAS_EDGE: tl.constexpr,
+                      DROPOUT: tl.constexpr):
+    i = tl.program_id(0)
+    slope = tl.load(params)
+    start = tl.load(ptr + i)
+    end = tl.load(ptr + i + 1)
+    heads = tl.arange(0, BLOCK_H)
+    h_mask = heads < H
+    c = tl.arange(0, BLOCK_C)
+    c_mask = c < C
+    row = heads[:, None] * C + c[None, :]
+    row_mask = h_mask[:, None] & c_mask[None, :]
+    tile_mask = row_mask[None, :, :]
+    a = tl.load(att + row, mask=row_mask, other=0.0).to(slope.dtype)
+    target = tl.load(x_dst + i * H * C + row, mask=row_mask,
+                     other=0.0).to(slope.dtype)[None, :, :]
+    run_max = tl.full([BLOCK_H], NEG_INF, slope.dtype)
+    run_sum = tl.zeros([BLOCK_H], slope.dtype)
+    acc = tl.zeros([BLOCK_H, BLOCK_C], slope.dtype)
+    for off in range(start, end, BLOCK_E):
+        e = off + tl.arange(0, BLOCK_E)
+        e_mask = e < end
+        mask = e_mask[:, None] & h_mask[None, :]
+        j = tl.load(col + e, mask=e_mask, other=0)
+        feats = tl.load(_rows(x, j, heads, c, H, C),
+                        mask=e_mask[:, None, None] & tile_mask,
+                        other=0.0).to(slope.dtype)
+        _, logit = _v2_logits(feats, target, a, s_edge, e, heads, mask,
+                              slope, H, HAS_EDGE)
+        logit = tl.where(mask, logit, NEG_INF)
+        new_max = tl.maximum(run_max, tl.max(logit, axis=0))
+        shift = tl.where(new_max == NEG_INF, 0.0, new_max)
+        rescale = tl.exp(run_max - shift)
+        weight = tl.exp(logit - shift[None, :])
+        run_sum = run_sum * rescale + tl.sum(weight, axis=0)
+        if DROPOUT:
+            weight = weight * _kept_scale(seed, e, heads,
+                                          tl.load(params + 1), H)
+        acc = acc * rescale[:, None] + tl.sum(weight[:, :, None] * feats,
+                                              axis=0)
+        run_max = new_max
+    shift = tl.where(run_max == NEG_INF, 0.0, run_max)
+    total = tl.maximum(run_sum, tl.load(params + 2))
+    tl.store(out + i * H * C + row, acc / total[:, None], mask=row_mask)
+    tl.store(peak + i * H + heads, shift, mask=h_mask)
+    tl.store(norm + i * H + heads, total, mask=h_mask)
+
+
+@triton.jit
+def v2_backward_target_kernel(ptr, col, x, x_dst, att, s_edge, out,
+                              grad_out, peak, norm, grad_logit, grad_x_dst,
+                              grad_att_part, params, seed,
+                              H: tl.constexpr, C: tl.constexpr,
+                              BLOCK_E: tl.constexpr, BLOCK_H: tl.constexpr,
+                              BLOCK_C: tl.constexpr, HAS_EDGE: tl.constexpr,
+                              DROPOUT: tl.constexpr):
+    """Per target: the logit gradients (written to ``grad_logit``), the
+    target features' gradient and this target's share of the attention
+    vectors' gradient (``grad_att_part[i]``, summed over targets after)."""
+    i = tl.program_id(0)
+    slope = tl.load(params)
+    start = tl.load(ptr + i)
+    end = tl.load(ptr + i + 1)
+    heads = tl.arange(0, BLOCK_H)
+    h_mask = heads < H
+    c = tl.arange(0, BLOCK_C)
+    c_mask = c < C
+    row = heads[:, None] * C + c[None, :]
+    row_mask = h_mask[:, None] & c_mask[None, :]
+    tile_mask = row_mask[None, :, :]
+    a = tl.load(att + row, mask=row_mask, other=0.0).to(slope.dtype)
+    target = tl.load(x_dst + i * H * C + row, mask=row_mask,
+                     other=0.0).to(slope.dtype)[None, :, :]
+    g = tl.load(grad_out + i * H * C + row, mask=row_mask,
+                other=0.0).to(slope.dtype)
+    correction = tl.sum(
+        g * tl.load(out + i * H * C + row, mask=row_mask,
+                    other=0.0).to(slope.dtype), axis=1)
+    shift = tl.load(peak + i * H + heads, mask=h_mask, other=0.0)
+    total = tl.load(norm + i * H + heads, mask=h_mask, other=1.0)
+    grad_target = tl.zeros([BLOCK_H, BLOCK_C], slope.dtype)
+    grad_att = tl.zeros([BLOCK_H, BLOCK_C], slope.dtype)
+    for off in range(start, end, BLOCK_E):
+        e = off + tl.arange(0, BLOCK_E)
+        e_mask = e < end
+        mask = e_mask[:, None] & h_mask[None, :]
+        j = tl.load(col + e, mask=e_mask, other=0)
+        feats = tl.load(_rows(x, j, heads, c, H, C),
+                        mask=e_mask[:, None, None] & tile_mask,
+                        other=0.0).to(slope.dtype)
+        hidden, logit = _v2_logits(feats, target, a, s_edge, e, heads, mask,
+                                   slope, H, HAS_EDGE)
+        alpha = tl.exp(logit - shift[None, :]) / total[None, :]
+        inner = tl.sum(feats * g[None, :, :], axis=2)
+        if DROPOUT:
+            inner = inner * _kept_scale(seed, e, heads,
+                                        tl.load(params + 1), H)
+        grad = tl.where(mask, alpha * (inner - correction[None, :]), 0.0)
+        tl.store(grad_logit + e[:, None] * H + heads[None, :], grad,
+                 mask=mask)
+        # d hidden = d logit * a * LeakyReLU'(hidden)
+        scale = tl.where(hidden > 0, 1.0, slope)
+        grad_target += tl.sum(grad[:, :, None] * a[None] * scale, axis=0)
+        grad_att += tl.sum(grad[:, :, None] * hidden * scale, axis=0)
+    tl.store(grad_x_dst + i * H * C + row, grad_target, mask=row_mask)
+    tl.store(grad_att_part + i * H * C + row, grad_att, mask=row_mask)
+
+
+@triton.jit
+def v2_backward_source_kernel(ptr_t, row_t, csr_position, x, x_dst, att,
+                              s_edge, grad_out, peak, norm, grad_logit,
+                              grad_x, params, seed,
+                              H: tl.constexpr, C: tl.constexpr,
+                              BLOCK_E: tl.constexpr, BLOCK_H: tl.constexpr,
+                              BLOCK_C: tl.constexpr, HAS_EDGE: tl.constexpr,
+                              DROPOUT: tl.constexpr):
+    """Per source: the gradient of its features through the aggregation
+    (kappa * alpha * d out_i) and through the logits (d logit * a *
+    LeakyReLU'(hidden))."""
+    j = tl.program_id(0)
+    slope = tl.load(params)
+    start = tl.load(ptr_t + j)
+    end = tl.load(ptr_t + j + 1)
+    heads = tl.arange(0, BLOCK_H)
+    h_mask = heads < H
+    c = tl.arange(0, BLOCK_C)
+    c_mask = c < C
+    row = heads[:, None] * C + c[None, :]
+    row_mask = h_mask[:, None] & c_mask[None, :]
+    tile_mask = row_mask[None, :, :]
+    a = tl.load(att + row, mask=row_mask, other=0.0).to(slope.dtype)
+    source = tl.load(x + j * H * C + row, mask=row_mask,
+                     other=0.0).to(slope.dtype)[None, :, :]
+    acc = tl.zeros([BLOCK_H, BLOCK_C], slope.dtype)
+    for off in range(start, end, BLOCK_E):
+        q = off + tl.arange(0, BLOCK_E)
+        q_mask = q < end
+        mask = q_mask[:, None] & h_mask[None, :]
+        e = tl.load(csr_position + q, mask=q_mask, other=0)
+        i = tl.load(row_t + q, mask=q_mask, other=0)
+        targets = tl.load(_rows(x_dst, i, heads, c, H, C),
+                          mask=q_mask[:, None, None] & tile_mask,
+                          other=0.0).to(slope.dtype)
+        hidden, logit = _v2_logits(source, targets, a, s_edge, e, heads,
+                                   mask, slope, H, HAS_EDGE)
+        stat = i[:, None] * H + heads[None, :]
+        shift = tl.load(peak + stat, mask=mask, other=0.0)
+        total = tl.load(norm + stat, mask=mask, other=1.0)
+        alpha = tl.where(mask, tl.exp(logit - shift) / total, 0.0)
+        if DROPOUT:
+            alpha = alpha * _kept_scale(seed, e, heads, tl.load(params + 1),
+                                        H)
+        g = tl.load(_rows(grad_out, i, heads, c, H, C),
+                    mask=q_mask[:, None, None] & tile_mask, other=0.0)
+        grad = tl.load(grad_logit + e[:, None] * H + heads[None, :],
+                       mask=mask, other=0.0).to(acc.dtype)
+        scale = tl.where(hidden > 0, 1.0, slope)
+        acc += tl.sum(alpha[:, :, None] * g.to(acc.dtype)
+                      + grad[:, :, None] * a[None] * scale, axis=0)
+    tl.store(grad_x + j * H * C + row, acc, mask=row_mask)

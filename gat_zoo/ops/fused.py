@@ -15,9 +15,10 @@ Modes, set by ``GAT_ZOO_FUSED`` (read at import), :func:`set_fused` or
 * ``'on'``: fused on every device where the layer supports it,
 * ``'triton'``: as ``'on'``, and where Triton can run (CUDA tensors, or
   CPU tensors under ``TRITON_INTERPRET=1``) :class:`~gat_zoo.nn.GATConv`
-  computes its softmax and aggregation in one Triton kernel
-  (:func:`~gat_zoo.ops.triton_attention`); opt-in until it has been
-  measured against the composed path on a GPU,
+  and :class:`~gat_zoo.nn.GATv2Conv` compute their softmax and aggregation
+  in one Triton kernel (:func:`~gat_zoo.ops.triton_attention`,
+  :func:`~gat_zoo.ops.triton_gatv2_attention`); opt-in until measured
+  against the composed path on a GPU,
 * ``'off'``: always the message-passing path.
 
 Nothing is fused while :func:`torch.compile` traces: the message-passing

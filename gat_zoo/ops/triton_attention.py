@@ -1,4 +1,4 @@
-r"""GAT's attention and aggregation in one Triton kernel per pass.
+r"""GAT's and GATv2's attention and aggregation in one Triton kernel per pass.
 
 .. math::
     \mathbf{out}_{i,h} = \sum_{e = (j \to i)} \kappa_{e,h}\,\alpha_{e,h}\,
@@ -34,6 +34,17 @@ bit-reproducible):
   :math:`\partial s_{j,h}` as the sum of the buffer over the source's
   edges.
 
+GATv2 (:func:`triton_gatv2_attention`) has the logit
+:math:`\mathbf{a}_h^{\top}\mathrm{LeakyReLU}(\mathbf{x}_{j,h} +
+\mathbf{x}^{t}_{i,h})` instead, which no per-node score can carry; its
+kernels form the hidden vector from the source row they read for the
+aggregation and the target's row, and differentiate through it in the same
+two backward passes: the target pass also yields
+:math:`\partial\mathbf{x}^{t}_i` and a per-target share of
+:math:`\partial\mathbf{a}` (summed afterwards), the source pass adds the
+logit path :math:`\partial z_{e,h}\,\mathbf{a}_h \odot
+\mathrm{LeakyReLU}'` to :math:`\partial\mathbf{x}_j`.
+
 Triton is optional. Without a GPU the kernels run in Triton's interpreter
 (``TRITON_INTERPRET=1`` set before Triton is imported), which is how the
 tests check them against the composed path on CPU; they are numerically
@@ -53,7 +64,8 @@ from torch import Tensor
 
 from gat_zoo.ops.csr import CSRGraph
 
-__all__ = ['triton_attention', 'triton_attention_available']
+__all__ = ['triton_attention', 'triton_attention_available',
+           'triton_gatv2_attention']
 
 #: Feature values (edges x heads x channels) a program reads per step of
 #: its segment walk, unless ``GAT_ZOO_TRITON_TILE`` says otherwise; the
@@ -209,30 +221,143 @@ def triton_attention(graph: CSRGraph, x: Tensor, score_src: Tensor,
     float64. Raises :class:`RuntimeError` where
     :func:`triton_attention_available` is false.
     """
-    if not triton_attention_available(x.device):
-        raise RuntimeError(
-            'triton_attention needs Triton and a CUDA tensor (or '
-            "TRITON_INTERPRET=1 for CPU tensors); use gat_zoo's composed "
-            'fused path (gat_edge_softmax + head_spmm) instead')
-    if x.dim() != 3 or x.size(0) != graph.num_src:
-        raise ValueError(f'x must be [num_src={graph.num_src}, H, C], got '
-                         f'{tuple(x.shape)}')
+    seed = _check_common('triton_attention', graph, x, score_edge, dropout,
+                         seed)
     H = x.size(1)
     _check_scores('score_src', score_src, (graph.num_src, H))
     _check_scores('score_dst', score_dst, (graph.num_dst, H))
-    _check_scores('score_edge', score_edge, (graph.num_edges, H))
+
+    return _TritonAttention.apply(
+        x.contiguous(), score_src.contiguous(), _ready(score_dst),
+        _ready(score_edge), graph, float(negative_slope), float(dropout),
+        seed)
+
+
+class _TritonGATv2Attention(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, x: Tensor, x_dst: Tensor, att: Tensor,
+                score_edge: Optional[Tensor], graph: CSRGraph,
+                negative_slope: float, dropout: float, seed: int) -> Tensor:
+        k = _kernels()
+        N, H, C = graph.num_dst, x.size(1), x.size(2)
+        acc_type = k.accumulator(x.dtype)
+        params = k.parameters(x.dtype, x.device, negative_slope, dropout)
+        out = x.new_empty(N, H, C)
+        peak = x.new_empty(N, H, dtype=acc_type)
+        norm = x.new_empty(N, H, dtype=acc_type)
+        if N > 0:
+            k.v2_forward_kernel[(N,)](
+                graph.ptr, graph.col, x, x_dst, att,
+                x.new_empty(0) if score_edge is None else score_edge,
+                out, peak, norm, params, seed, H=H, C=C, **tile_shape(H, C),
+                HAS_EDGE=score_edge is not None, DROPOUT=dropout > 0)
+        ctx.save_for_backward(x, x_dst, att, score_edge, out, peak, norm,
+                              params)
+        ctx.graph = graph
+        ctx.seed = seed
+        ctx.dropout = dropout > 0
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        x, x_dst, att, score_edge, out, peak, norm, params = \
+            ctx.saved_tensors
+        graph: CSRGraph = ctx.graph
+        k = _kernels()
+        grad_out = grad_out.contiguous()
+        N, H, C = graph.num_dst, x.size(1), x.size(2)
+        common = dict(H=H, C=C, **tile_shape(H, C),
+                      HAS_EDGE=score_edge is not None, DROPOUT=ctx.dropout)
+        edge_scores = x.new_empty(0) if score_edge is None else score_edge
+        grad_logit = x.new_empty(graph.num_edges, H)
+        grad_x_dst = torch.empty_like(x_dst)
+        # Each target's share of the attention vectors' gradient, summed
+        # below: a reduction over targets without atomics.
+        grad_att = x.new_zeros(N, H, C, dtype=peak.dtype)
+        if N > 0:
+            k.v2_backward_target_kernel[(N,)](
+                graph.ptr, graph.col, x, x_dst, att, edge_scores, out,
+                grad_out, peak, norm, grad_logit, grad_x_dst, grad_att,
+                params, ctx.seed, **common)
+        ptr_t, row_t, csr_position = graph.transpose_parts()
+        grad_x = torch.empty_like(x)
+        if graph.num_src > 0:
+            k.v2_backward_source_kernel[(graph.num_src,)](
+                ptr_t, row_t, csr_position, x, x_dst, att, edge_scores,
+                grad_out, peak, norm, grad_logit, grad_x, params, ctx.seed,
+                **common)
+        need = ctx.needs_input_grad
+        return (grad_x if need[0] else None,
+                grad_x_dst if need[1] else None,
+                grad_att.sum(0).to(att.dtype) if need[2] else None,
+                grad_logit if need[3] and score_edge is not None else None,
+                None, None, None, None)
+
+
+def triton_gatv2_attention(graph: CSRGraph, x: Tensor, x_dst: Tensor,
+                           att: Tensor, negative_slope: float = 0.2,
+                           score_edge: Optional[Tensor] = None,
+                           dropout: float = 0.0,
+                           seed: Optional[int] = None) -> Tensor:
+    r"""GATv2's attention-weighted aggregation ``[N_dst, H, C]`` in one
+    pass: the same function as ``head_spmm(graph, dropout(softmax(
+    gatv2_logits(graph, x, x_dst, att) + score_edge)), x)``.
+
+    The logit :math:`\mathbf{a}_h^{\top}\mathrm{LeakyReLU}(\mathbf{x}_{j,h}
+    + \mathbf{x}^{t}_{i,h})` is computed from the source row the
+    aggregation reads anyway, so no ``[E, H, C]`` hidden vector exists
+    outside a program's registers. Edge features inside the LeakyReLU are
+    not supported (they would need an ``[E, H, C]`` input); an additive
+    per-edge term ``score_edge`` ``[E, H]`` is.
+
+    Args:
+        graph (CSRGraph): The graph, target-major.
+        x (torch.Tensor): Projected source features ``[N_src, H, C]``,
+            both the values aggregated and the sources' half of the
+            hidden vector.
+        x_dst (torch.Tensor): Projected target features ``[N_dst, H, C]``.
+        att (torch.Tensor): Attention vectors ``[H, C]`` (or ``[1, H,
+            C]``).
+        negative_slope, dropout, seed: As in :func:`triton_attention`.
+    """
+    seed = _check_common('triton_gatv2_attention', graph, x, score_edge,
+                         dropout, seed)
+    H, C = x.size(1), x.size(2)
+    if tuple(x_dst.shape) != (graph.num_dst, H, C):
+        raise ValueError(f'x_dst must have shape {(graph.num_dst, H, C)}, '
+                         f'got {tuple(x_dst.shape)}')
+    if att.numel() != H * C:
+        raise ValueError(f'att must have {H} x {C} values, got shape '
+                         f'{tuple(att.shape)}')
+    return _TritonGATv2Attention.apply(
+        x.contiguous(), x_dst.contiguous(), att.reshape(H, C).contiguous(),
+        _ready(score_edge), graph, float(negative_slope), float(dropout),
+        seed)
+
+
+def _ready(t: Optional[Tensor]) -> Optional[Tensor]:
+    return None if t is None else t.contiguous()
+
+
+def _check_common(name: str, graph: CSRGraph, x: Tensor,
+                  score_edge: Optional[Tensor], dropout: float,
+                  seed: Optional[int]) -> int:
+    """The checks both kernels share; returns the dropout seed."""
+    if not triton_attention_available(x.device):
+        raise RuntimeError(
+            f'{name} needs Triton and a CUDA tensor (or TRITON_INTERPRET=1 '
+            "for CPU tensors); use gat_zoo's composed fused path "
+            '(gat_edge_softmax or gatv2_logits, then head_spmm) instead')
+    if x.dim() != 3 or x.size(0) != graph.num_src:
+        raise ValueError(f'x must be [num_src={graph.num_src}, H, C], got '
+                         f'{tuple(x.shape)}')
+    _check_scores('score_edge', score_edge, (graph.num_edges, x.size(1)))
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f'dropout must lie in [0, 1), got {dropout}')
     if seed is None:
         seed = int(torch.randint(0, 2**31 - 1, (), device='cpu'))
-
-    def ready(t: Optional[Tensor]) -> Optional[Tensor]:
-        return None if t is None else t.contiguous()
-
-    return _TritonAttention.apply(
-        x.contiguous(), score_src.contiguous(), ready(score_dst),
-        ready(score_edge), graph, float(negative_slope), float(dropout),
-        int(seed))
+    return int(seed)
 
 
 def _check_scores(name: str, scores: Optional[Tensor],

@@ -11,7 +11,12 @@ from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
 
 from gat_zoo.nn.conv._base import HeadwiseAttentionConv, add_optional
-from gat_zoo.ops import gatv2_logits, segment_softmax
+from gat_zoo.ops import (
+    gatv2_logits,
+    segment_softmax,
+    triton_gatv2_attention,
+    triton_selected,
+)
 
 
 class GATv2Conv(HeadwiseAttentionConv):
@@ -45,8 +50,14 @@ class GATv2Conv(HeadwiseAttentionConv):
     the form above, and the message uses :math:`\mathbf{\Theta}_s`
     (``lin_l``; ``lin_r`` is :math:`\mathbf{\Theta}_t`). Because the
     non-linearity sits between the two halves, the logit cannot be split
-    per node: this layer builds an :math:`|\mathcal{E}| \times H \times F'`
-    tensor, unlike :class:`~gat_zoo.nn.GATConv`.
+    per node: every edge needs an :math:`H \times F'` hidden vector. The
+    message-passing path builds all of them at once; the fused path
+    (:func:`gat_zoo.ops.gatv2_logits`) one chunk of edges at a time; under
+    ``gat_zoo.ops.use_fused('triton')`` on a CUDA tensor one Triton kernel
+    (:func:`gat_zoo.ops.triton_gatv2_attention`) forms them from the source
+    rows it aggregates, so they never reach memory (not with edge features,
+    returned attention weights or a subclass that keeps them; its dropout
+    mask is a hash of (seed, edge, head)).
 
     A drop-in replacement for :class:`torch_geometric.nn.conv.GATv2Conv`
     (same arguments, parameter names and state dict); softmax and
@@ -273,6 +284,17 @@ class GATv2Conv(HeadwiseAttentionConv):
         else:
             edge_attr = None
 
+        if (not return_attention_weights and edge_attr is None
+                and triton_selected(h_src.device)
+                and type(self)._attention_computed
+                is HeadwiseAttentionConv._attention_computed):
+            # One kernel; edge features inside the LeakyReLU would need an
+            # [E, H, C] input, so they keep the composed path.
+            out = triton_gatv2_attention(
+                graph, h_src, h_dst, self.att, self.negative_slope,
+                self._fused_bias(graph, bias_source, h_src.dtype),
+                self.dropout if self.training else 0.0)
+            return self._combine_heads(out, res)
         logits = gatv2_logits(graph, h_src, h_dst, self.att,
                               self.negative_slope, edge_attr, edge_weight)
         logits = add_optional(logits, self._fused_bias(graph, bias_source,
