@@ -21,7 +21,7 @@ if not CUDA:
     os.environ.setdefault('TRITON_INTERPRET', '1')
 pytest.importorskip('triton')
 
-from gat_zoo.nn import GATConv, GATv2Conv, PPRGATConv  # noqa: E402
+from gat_zoo.nn import GATConv, GATv2Conv, HANConv, PPRGATConv  # noqa: E402
 from gat_zoo.ops import (  # noqa: E402
     CSRGraph,
     gat_edge_softmax,
@@ -294,6 +294,36 @@ def test_subclass_that_keeps_the_attention_keeps_the_composed_path():
         ref = conv(x, edge_index)
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
     assert float(penalty) > 0
+
+
+def test_hanconv_node_level_attention_takes_the_kernel():
+    # HAN's node-level attention is GAT's per meta-path: under 'triton' it
+    # runs the same kernel, unless the coefficients are asked for.
+    torch.manual_seed(0)
+    x = torch.randn(30, 10, dtype=torch.float64, device=DEVICE)
+    graphs = [torch.randint(0, 30, (2, 80), device=DEVICE)
+              for _ in range(2)]
+    conv = HANConv(10, 4, num_metapaths=2, heads=2,
+                   dropout=0.4).double().to(DEVICE).eval()
+    results = {}
+    for mode in ('on', 'triton'):
+        conv.zero_grad()
+        with use_fused(mode):
+            out = conv(x, graphs)
+        out.square().sum().backward()
+        results[mode] = (out.detach(), [p.grad.clone()
+                                        for p in conv.parameters()
+                                        if p.grad is not None])
+    torch.testing.assert_close(results['on'][0], results['triton'][0],
+                               rtol=1e-12, atol=1e-12)
+    assert len(results['on'][1]) == len(results['triton'][1])
+    for a, b in zip(results['on'][1], results['triton'][1]):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-11)
+    with use_fused('triton'):
+        out, weights = conv(x, graphs, return_attention_weights=True)
+    torch.testing.assert_close(out, results['on'][0], rtol=1e-12,
+                               atol=1e-12)
+    assert len(weights['node']) == 2
 
 
 def composed_v2(graph, x, x_dst, att, s_edge, slope, keep=None):

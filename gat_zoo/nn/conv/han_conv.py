@@ -24,7 +24,13 @@ from torch_geometric.nn.resolver import activation_resolver
 
 from gat_zoo.nn.conv._base import AttentionConv
 from gat_zoo.nn.validation import check_node_features, validation_enabled
-from gat_zoo.ops import gat_edge_softmax, head_spmm, segment_softmax
+from gat_zoo.ops import (
+    gat_edge_softmax,
+    head_spmm,
+    segment_softmax,
+    triton_attention,
+    triton_selected,
+)
 
 __all__ = ['HANConv']
 
@@ -324,6 +330,7 @@ class HANConv(AttentionConv):
                 project, bool(return_attention_weights))
             per_target.setdefault(dst, []).append((edge_type, z))
             if return_attention_weights:
+                assert alpha is not None
                 node_attention[edge_type] = (adjacency, alpha)
 
         out_dict: Dict[str, Optional[Tensor]] = {t: None
@@ -349,10 +356,12 @@ class HANConv(AttentionConv):
 
     def _node_level(self, edge_type: EdgeType, adjacency: Any, x_src: Tensor,
                     x_dst: Tensor, project,
-                    return_alpha: bool) -> Tuple[Tensor, Any, Tensor]:
+                    return_alpha: bool
+                    ) -> Tuple[Tensor, Any, Optional[Tensor]]:
         """:math:`\\mathbf{z}^{\\Phi}` ``[N_dst, D]`` of one meta-path, with
         its adjacency (self-loops included) and coefficients ``[E, K]``
-        (in the adjacency's order when ``return_alpha``)."""
+        (in the adjacency's order when ``return_alpha``; :obj:`None` from
+        the Triton kernel, which runs only when they are not asked for)."""
         key = _key(edge_type)
         bipartite = edge_type[0] != edge_type[2]
         size = (x_src.size(0), x_dst.size(0))
@@ -365,20 +374,31 @@ class HANConv(AttentionConv):
         score_src = (h_src * self.att_src[key]).sum(dim=-1)
         score_dst = (h_dst * self.att_dst[key]).sum(dim=-1)
 
+        alpha: Optional[Tensor]
         if self._fusable(checked, x_src):
             graph, adjacency = self._fused_graph(
                 adjacency, checked, x_src, x_dst if bipartite else None,
                 size if bipartite else None, add_loops=loops)
-            alpha = gat_edge_softmax(graph, score_src, score_dst, None,
-                                     self.negative_slope)
-            if self.training and self.dropout > 0:
-                # Drawn in the caller's edge order, as the message-passing
-                # path draws it.
-                keep = F.dropout(alpha.new_ones(alpha.shape), p=self.dropout)
-                alpha = alpha * graph.to_csr_order(keep)
-            out = head_spmm(graph, alpha, h_src)
-            if return_alpha:
-                alpha = graph.to_caller_order(alpha)
+            if not return_alpha and triton_selected(x_src.device):
+                # GAT's attention per meta-path as one Triton kernel, which
+                # never writes the coefficients.
+                out = triton_attention(
+                    graph, h_src, score_src, score_dst, None,
+                    self.negative_slope,
+                    self.dropout if self.training else 0.0)
+                alpha = None
+            else:
+                alpha = gat_edge_softmax(graph, score_src, score_dst, None,
+                                         self.negative_slope)
+                if self.training and self.dropout > 0:
+                    # Drawn in the caller's edge order, as the
+                    # message-passing path draws it.
+                    keep = F.dropout(alpha.new_ones(alpha.shape),
+                                     p=self.dropout)
+                    alpha = alpha * graph.to_csr_order(keep)
+                out = head_spmm(graph, alpha, h_src)
+                if return_alpha:
+                    alpha = graph.to_caller_order(alpha)
         else:
             edge_index = checked
             if loops:
