@@ -170,37 +170,6 @@ def test_dropout_mask_is_a_function_of_the_seed():
         triton_attention(graph, x, s_src, s_dst, seed=8), rtol=0, atol=0)
 
 
-def test_dropout_is_a_mask_on_the_normalised_coefficients():
-    # With one-hot source features, out[i, h, j] = kappa_e * alpha_e for the
-    # single edge j -> i: the mask can be read off and checked for being
-    # dropout's (0 or 1 / (1 - p), the kept share near 1 - p), and the
-    # composed path with that mask gives the same output and gradients.
-    n, heads, p = 40, 2, 0.3
-    gen = torch.Generator().manual_seed(9)
-    pairs = torch.randperm(n * n, generator=gen)[:600]
-    edge_index = torch.stack([pairs // n, pairs % n])
-    graph = CSRGraph.from_edge_index(edge_index.to(DEVICE), n, n)
-    eye = torch.eye(n, dtype=torch.float64, device=DEVICE)
-    x = eye.unsqueeze(1).expand(n, heads, n).contiguous().requires_grad_()
-    _, s_src, s_dst, _ = inputs(graph, heads, 1, torch.float64, True, False,
-                                10)
-    out = triton_attention(graph, x, s_src, s_dst, dropout=p, seed=11)
-    alpha = gat_edge_softmax(graph, s_src, s_dst, None, 0.2).detach()
-    kept = out.detach()[graph.row, :, graph.col] / alpha
-    scale = torch.tensor(1 / (1 - p), dtype=torch.float64)
-    is_zero = kept.abs() < 1e-12
-    assert bool((is_zero | ((kept - scale).abs() < 1e-9)).all())
-    # 1200 draws: the kept share's standard deviation is about 0.013.
-    assert abs(float((~is_zero).double().mean()) - (1 - p)) < 0.05
-    keep = torch.where(is_zero, torch.zeros_like(kept), scale)
-    ref = composed(graph, x, s_src, s_dst, None, 0.2, keep)
-    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
-    grad_out = torch.randn_like(out)
-    for got, want in zip(grads(out, (x, s_src, s_dst), grad_out),
-                         grads(ref, (x, s_src, s_dst), grad_out)):
-        torch.testing.assert_close(got, want, rtol=1e-11, atol=1e-12)
-
-
 def test_corner_cases_give_zeros_not_nan():
     graph = random_graph(12, 12, 30, seed=12)
     x, s_src, s_dst, _ = inputs(graph, 2, 3, torch.float64, True, False, 13)
@@ -241,6 +210,27 @@ def test_bad_input_is_refused():
                          torch.empty(1, 1, device='meta'))
 
 
+def assert_modes_agree(module, *args):
+    """``module(*args)`` under ``'on'`` (the composed path) and
+    ``'triton'``: the same output and parameter gradients. Returns the
+    composed path's output."""
+    results = {}
+    for mode in ('on', 'triton'):
+        module.zero_grad()
+        with use_fused(mode):
+            out = module(*args)
+        out.square().sum().backward()
+        results[mode] = (out.detach(), [p.grad.clone()
+                                        for p in module.parameters()
+                                        if p.grad is not None])
+    (want, want_grads), (got, got_grads) = results['on'], results['triton']
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    assert len(got_grads) == len(want_grads) > 0
+    for a, b in zip(got_grads, want_grads):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-11)
+    return want
+
+
 def test_gatconv_takes_the_kernel_under_triton_mode():
     torch.manual_seed(0)
     x = torch.randn(30, 12, dtype=torch.float64, device=DEVICE)
@@ -248,18 +238,7 @@ def test_gatconv_takes_the_kernel_under_triton_mode():
     edge_attr = torch.randn(100, 3, dtype=torch.float64, device=DEVICE)
     conv = GATConv(12, 4, heads=3, edge_dim=3, dropout=0.5,
                    residual=True).double().to(DEVICE).eval()
-    results = {}
-    for mode in ('on', 'triton'):
-        conv.zero_grad()
-        with use_fused(mode):
-            out = conv(x, edge_index, edge_attr)
-        out.square().sum().backward()
-        results[mode] = (out.detach(), [p.grad.clone()
-                                        for p in conv.parameters()])
-    torch.testing.assert_close(results['on'][0], results['triton'][0],
-                               rtol=1e-12, atol=1e-12)
-    for a, b in zip(results['on'][1], results['triton'][1]):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    reference = assert_modes_agree(conv, x, edge_index, edge_attr)
     # Training: the kernel's dropout draws from torch's seed.
     conv.train()
     with use_fused('triton'):
@@ -267,14 +246,14 @@ def test_gatconv_takes_the_kernel_under_triton_mode():
         first = conv(x, edge_index, edge_attr)
         torch.manual_seed(3)
         assert torch.equal(first, conv(x, edge_index, edge_attr))
-        assert not torch.allclose(first, results['on'][0])
+        assert not torch.allclose(first, reference)
     # Asking for the weights takes the composed path (the kernel never
     # writes them); the output is the same.
     conv.eval()
     with use_fused('triton'):
         out, (_, alpha) = conv(x, edge_index, edge_attr,
                                return_attention_weights=True)
-    torch.testing.assert_close(out, results['on'][0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(out, reference, rtol=1e-12, atol=1e-12)
     # The graph's own self-loops are replaced by one per node.
     loops = int((edge_index[0] == edge_index[1]).sum())
     assert alpha.shape == (100 - loops + 30, 3)
@@ -305,24 +284,10 @@ def test_hanconv_node_level_attention_takes_the_kernel():
               for _ in range(2)]
     conv = HANConv(10, 4, num_metapaths=2, heads=2,
                    dropout=0.4).double().to(DEVICE).eval()
-    results = {}
-    for mode in ('on', 'triton'):
-        conv.zero_grad()
-        with use_fused(mode):
-            out = conv(x, graphs)
-        out.square().sum().backward()
-        results[mode] = (out.detach(), [p.grad.clone()
-                                        for p in conv.parameters()
-                                        if p.grad is not None])
-    torch.testing.assert_close(results['on'][0], results['triton'][0],
-                               rtol=1e-12, atol=1e-12)
-    assert len(results['on'][1]) == len(results['triton'][1])
-    for a, b in zip(results['on'][1], results['triton'][1]):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-11)
+    reference = assert_modes_agree(conv, x, graphs)
     with use_fused('triton'):
         out, weights = conv(x, graphs, return_attention_weights=True)
-    torch.testing.assert_close(out, results['on'][0], rtol=1e-12,
-                               atol=1e-12)
+    torch.testing.assert_close(out, reference, rtol=1e-12, atol=1e-12)
     assert len(weights['node']) == 2
 
 
@@ -366,31 +331,48 @@ def test_gatv2_kernel_matches_composed_path_float64(shape, with_edge, heads,
         torch.testing.assert_close(got, want, rtol=1e-11, atol=1e-11)
 
 
-def test_gatv2_kernel_dropout_mask_and_gradients():
-    # As for GAT: with one-hot rows, out[i, h, j] = kappa_e * alpha_e.
+@pytest.mark.parametrize('kernel', ['gat', 'gatv2'])
+def test_dropout_is_a_mask_on_the_normalised_coefficients(kernel):
+    # With one-hot source features, out[i, h, j] = kappa_e * alpha_e for the
+    # single edge j -> i: the mask can be read off and checked for being
+    # dropout's (0 or 1 / (1 - p), the kept share near 1 - p), and the
+    # composed path with that mask gives the same output and gradients.
     n, heads, p = 40, 2, 0.3
-    gen = torch.Generator().manual_seed(32)
+    gen = torch.Generator().manual_seed(9)
     pairs = torch.randperm(n * n, generator=gen)[:600]
     graph = CSRGraph.from_edge_index(
         torch.stack([pairs // n, pairs % n]).to(DEVICE), n, n)
     eye = torch.eye(n, dtype=torch.float64, device=DEVICE)
     x = eye.unsqueeze(1).expand(n, heads, n).contiguous().requires_grad_()
-    _, x_dst, att, _ = v2_inputs(graph, heads, n, False, 33)
-    out = triton_gatv2_attention(graph, x, x_dst, att, dropout=p, seed=34)
-    logits = gatv2_logits(graph, x, x_dst, att, 0.2)
-    alpha = segment_softmax(logits, graph.row, graph.ptr,
-                            graph.num_dst).detach()
-    kept = out.detach()[graph.row, :, graph.col] / alpha
+    if kernel == 'gat':
+        _, s_src, s_dst, _ = inputs(graph, heads, 1, torch.float64, True,
+                                    False, 10)
+        tensors = (x, s_src, s_dst)
+        out = triton_attention(graph, *tensors, dropout=p, seed=11)
+        alpha = gat_edge_softmax(graph, s_src, s_dst, None, 0.2)
+
+        def reference(keep):
+            return composed(graph, *tensors, None, 0.2, keep)
+    else:
+        _, x_dst, att, _ = v2_inputs(graph, heads, n, False, 10)
+        tensors = (x, x_dst, att)
+        out = triton_gatv2_attention(graph, *tensors, dropout=p, seed=11)
+        alpha = segment_softmax(gatv2_logits(graph, *tensors, 0.2),
+                                graph.row, graph.ptr, graph.num_dst)
+
+        def reference(keep):
+            return composed_v2(graph, *tensors, None, 0.2, keep)
+    kept = out.detach()[graph.row, :, graph.col] / alpha.detach()
     scale = torch.tensor(1 / (1 - p), dtype=torch.float64, device=DEVICE)
     is_zero = kept.abs() < 1e-12
     assert bool((is_zero | ((kept - scale).abs() < 1e-9)).all())
+    # 1200 draws: the kept share's standard deviation is about 0.013.
     assert abs(float((~is_zero).double().mean()) - (1 - p)) < 0.05
-    keep = torch.where(is_zero, torch.zeros_like(kept), scale)
-    ref = composed_v2(graph, x, x_dst, att, None, 0.2, keep)
+    ref = reference(torch.where(is_zero, torch.zeros_like(kept), scale))
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
     grad_out = torch.randn_like(out)
-    for got, want in zip(grads(out, (x, x_dst, att), grad_out),
-                         grads(ref, (x, x_dst, att), grad_out)):
+    for got, want in zip(grads(out, tensors, grad_out),
+                         grads(ref, tensors, grad_out)):
         torch.testing.assert_close(got, want, rtol=1e-11, atol=1e-11)
 
 
@@ -415,18 +397,7 @@ def test_gatv2conv_takes_the_kernel_under_triton_mode(options):
     edge_index = torch.randint(0, 30, (2, 100), device=DEVICE)
     conv = GATv2Conv(12, 4, heads=3, dropout=0.5,
                      **options).double().to(DEVICE).eval()
-    results = {}
-    for mode in ('on', 'triton'):
-        conv.zero_grad()
-        with use_fused(mode):
-            out = conv(x, edge_index)
-        out.square().sum().backward()
-        results[mode] = (out.detach(), [p.grad.clone()
-                                        for p in conv.parameters()])
-    torch.testing.assert_close(results['on'][0], results['triton'][0],
-                               rtol=1e-12, atol=1e-12)
-    for a, b in zip(results['on'][1], results['triton'][1]):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-11)
+    assert_modes_agree(conv, x, edge_index)
     conv.train()
     with use_fused('triton'):
         torch.manual_seed(3)

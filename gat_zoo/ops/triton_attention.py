@@ -124,34 +124,55 @@ def tile_shape(heads: int, channels: int) -> Dict[str, int]:
     return dict(BLOCK_E=block_e, BLOCK_H=block_h, BLOCK_C=block_c)
 
 
+def _launch(kernel: Any, programs: int, *args: Any, **meta: Any) -> None:
+    """One program per node; an empty grid is not launched (Triton rejects
+    it)."""
+    if programs > 0:
+        kernel[(programs,)](*args, **meta)
+
+
+def _forward_buffers(x: Tensor, num_dst: int, negative_slope: float,
+                     dropout: float) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(params, out, peak, norm)``: the kernels' float parameters, the
+    output ``[N_dst, H, C]`` and the softmax statistics ``[N_dst, H]`` in
+    the accumulator's dtype."""
+    k = _kernels()
+    acc_type = k.accumulator(x.dtype)
+    H, C = x.size(1), x.size(2)
+    return (k.parameters(x.dtype, x.device, negative_slope, dropout),
+            x.new_empty(num_dst, H, C),
+            x.new_empty(num_dst, H, dtype=acc_type),
+            x.new_empty(num_dst, H, dtype=acc_type))
+
+
+def _meta(x: Tensor, score_edge: Optional[Tensor], dropout: bool,
+          **flags: bool) -> Dict[str, Any]:
+    """The kernels' compile-time arguments."""
+    H, C = x.size(1), x.size(2)
+    return dict(H=H, C=C, **tile_shape(H, C),
+                HAS_EDGE=score_edge is not None, DROPOUT=dropout, **flags)
+
+
 class _TritonAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, score_src: Tensor, score_dst: Optional[Tensor],
                 score_edge: Optional[Tensor], graph: CSRGraph,
                 negative_slope: float, dropout: float, seed: int) -> Tensor:
-        k = _kernels()
-        N, H, C = graph.num_dst, x.size(1), x.size(2)
-        acc_type = k.accumulator(x.dtype)
-        params = k.parameters(x.dtype, x.device, negative_slope, dropout)
-        out = x.new_empty(N, H, C)
-        peak = score_src.new_empty(N, H, dtype=acc_type)
-        norm = score_src.new_empty(N, H, dtype=acc_type)
+        params, out, peak, norm = _forward_buffers(x, graph.num_dst,
+                                                   negative_slope, dropout)
         dummy = score_src.new_empty(0)
-        # (An empty grid is not launched: Triton rejects it.)
-        if N > 0:
-            k.forward_kernel[(N,)](
-                graph.ptr, graph.col, x, score_src,
+        _launch(_kernels().forward_kernel, graph.num_dst, graph.ptr,
+                graph.col, x, score_src,
                 dummy if score_dst is None else score_dst,
                 dummy if score_edge is None else score_edge,
-                out, peak, norm, params, int(seed),
-                H=H, C=C, **tile_shape(H, C),
-                HAS_DST=score_dst is not None,
-                HAS_EDGE=score_edge is not None, DROPOUT=dropout > 0)
+                out, peak, norm, params, seed,
+                **_meta(x, score_edge, dropout > 0,
+                        HAS_DST=score_dst is not None))
         ctx.save_for_backward(x, score_src, score_dst, score_edge, out, peak,
                               norm, params)
         ctx.graph = graph
-        ctx.seed = int(seed)
+        ctx.seed = seed
         ctx.dropout = dropout > 0
         return out
 
@@ -160,31 +181,27 @@ class _TritonAttention(torch.autograd.Function):
         x, score_src, score_dst, score_edge, out, peak, norm, params = \
             ctx.saved_tensors
         graph: CSRGraph = ctx.graph
-        seed = ctx.seed
         k = _kernels()
         grad_out = grad_out.contiguous()
-        N, H, C = graph.num_dst, x.size(1), x.size(2)
+        H = x.size(1)
         dummy = score_src.new_empty(0)
-        common = dict(H=H, C=C, **tile_shape(H, C),
-                      HAS_DST=score_dst is not None,
-                      HAS_EDGE=score_edge is not None, DROPOUT=ctx.dropout)
+        meta = _meta(x, score_edge, ctx.dropout,
+                     HAS_DST=score_dst is not None)
         dst_scores = dummy if score_dst is None else score_dst
         edge_scores = dummy if score_edge is None else score_edge
         grad_logit = score_src.new_empty(graph.num_edges, H)
-        grad_dst = score_src.new_empty(N, H)
-        if N > 0:
-            k.backward_target_kernel[(N,)](
-                graph.ptr, graph.col, x, score_src, dst_scores, edge_scores,
-                out, grad_out, peak, norm, grad_logit, grad_dst,
-                params, seed, **common)
+        grad_dst = score_src.new_empty(graph.num_dst, H)
+        _launch(k.backward_target_kernel, graph.num_dst, graph.ptr,
+                graph.col, x, score_src, dst_scores, edge_scores, out,
+                grad_out, peak, norm, grad_logit, grad_dst, params, ctx.seed,
+                **meta)
         ptr_t, row_t, csr_position = graph.transpose_parts()
         grad_x = torch.empty_like(x)
         grad_src = torch.empty_like(score_src)
-        if graph.num_src > 0:
-            k.backward_source_kernel[(graph.num_src,)](
-                ptr_t, row_t, csr_position, score_src, dst_scores,
-                edge_scores, grad_out, peak, norm, grad_logit, grad_x,
-                grad_src, params, seed, **common)
+        _launch(k.backward_source_kernel, graph.num_src, ptr_t, row_t,
+                csr_position, score_src, dst_scores, edge_scores, grad_out,
+                peak, norm, grad_logit, grad_x, grad_src, params, ctx.seed,
+                **meta)
         need = ctx.needs_input_grad
         return (grad_x if need[0] else None,
                 grad_src if need[1] else None,
@@ -239,19 +256,13 @@ class _TritonGATv2Attention(torch.autograd.Function):
     def forward(ctx, x: Tensor, x_dst: Tensor, att: Tensor,
                 score_edge: Optional[Tensor], graph: CSRGraph,
                 negative_slope: float, dropout: float, seed: int) -> Tensor:
-        k = _kernels()
-        N, H, C = graph.num_dst, x.size(1), x.size(2)
-        acc_type = k.accumulator(x.dtype)
-        params = k.parameters(x.dtype, x.device, negative_slope, dropout)
-        out = x.new_empty(N, H, C)
-        peak = x.new_empty(N, H, dtype=acc_type)
-        norm = x.new_empty(N, H, dtype=acc_type)
-        if N > 0:
-            k.v2_forward_kernel[(N,)](
-                graph.ptr, graph.col, x, x_dst, att,
+        params, out, peak, norm = _forward_buffers(x, graph.num_dst,
+                                                   negative_slope, dropout)
+        _launch(_kernels().v2_forward_kernel, graph.num_dst, graph.ptr,
+                graph.col, x, x_dst, att,
                 x.new_empty(0) if score_edge is None else score_edge,
-                out, peak, norm, params, seed, H=H, C=C, **tile_shape(H, C),
-                HAS_EDGE=score_edge is not None, DROPOUT=dropout > 0)
+                out, peak, norm, params, seed,
+                **_meta(x, score_edge, dropout > 0))
         ctx.save_for_backward(x, x_dst, att, score_edge, out, peak, norm,
                               params)
         ctx.graph = graph
@@ -266,27 +277,23 @@ class _TritonGATv2Attention(torch.autograd.Function):
         graph: CSRGraph = ctx.graph
         k = _kernels()
         grad_out = grad_out.contiguous()
-        N, H, C = graph.num_dst, x.size(1), x.size(2)
-        common = dict(H=H, C=C, **tile_shape(H, C),
-                      HAS_EDGE=score_edge is not None, DROPOUT=ctx.dropout)
+        meta = _meta(x, score_edge, ctx.dropout)
         edge_scores = x.new_empty(0) if score_edge is None else score_edge
-        grad_logit = x.new_empty(graph.num_edges, H)
+        grad_logit = x.new_empty(graph.num_edges, x.size(1))
         grad_x_dst = torch.empty_like(x_dst)
         # Each target's share of the attention vectors' gradient, summed
         # below: a reduction over targets without atomics.
-        grad_att = x.new_zeros(N, H, C, dtype=peak.dtype)
-        if N > 0:
-            k.v2_backward_target_kernel[(N,)](
-                graph.ptr, graph.col, x, x_dst, att, edge_scores, out,
-                grad_out, peak, norm, grad_logit, grad_x_dst, grad_att,
-                params, ctx.seed, **common)
+        grad_att = x.new_zeros(graph.num_dst, x.size(1), x.size(2),
+                               dtype=peak.dtype)
+        _launch(k.v2_backward_target_kernel, graph.num_dst, graph.ptr,
+                graph.col, x, x_dst, att, edge_scores, out, grad_out, peak,
+                norm, grad_logit, grad_x_dst, grad_att, params, ctx.seed,
+                **meta)
         ptr_t, row_t, csr_position = graph.transpose_parts()
         grad_x = torch.empty_like(x)
-        if graph.num_src > 0:
-            k.v2_backward_source_kernel[(graph.num_src,)](
-                ptr_t, row_t, csr_position, x, x_dst, att, edge_scores,
-                grad_out, peak, norm, grad_logit, grad_x, params, ctx.seed,
-                **common)
+        _launch(k.v2_backward_source_kernel, graph.num_src, ptr_t, row_t,
+                csr_position, x, x_dst, att, edge_scores, grad_out, peak,
+                norm, grad_logit, grad_x, params, ctx.seed, **meta)
         need = ctx.needs_input_grad
         return (grad_x if need[0] else None,
                 grad_x_dst if need[1] else None,
