@@ -8,7 +8,10 @@ edge's index is read once for every head and its feature row
 (``H x C`` values) is read whole. Tiles are ``[BLOCK_E, BLOCK_H, BLOCK_C]``
 (powers of two, masked to ``H`` and ``C``). GAT's and GATv2's kernels
 differ only in their logits; the online softmax, the statistics it leaves
-for backward and the dropout hash are shared. The float parameters (LeakyReLU
+for backward and the dropout hash are shared. Program ids are widened to
+int64, so offsets past 2**31 (``N * H * C`` of a large graph) stay exact;
+the dropout hash counts (edge, head) pairs in int32 and repeats its draws
+past 2**31 of them. The float parameters (LeakyReLU
 slope, dropout probability, the smallest normaliser) arrive in a small
 tensor of the accumulator's dtype, so float64 runs keep them exact (a
 Python float argument would be passed as float32).
@@ -160,7 +163,7 @@ def forward_kernel(ptr, col, x, s_src, s_dst, s_edge, out, peak, norm,
                    BLOCK_H: tl.constexpr, BLOCK_C: tl.constexpr,
                    HAS_DST: tl.constexpr, HAS_EDGE: tl.constexpr,
                    DROPOUT: tl.constexpr):
-    i = tl.program_id(0)
+    i = tl.program_id(0).to(tl.int64)
     slope = tl.load(params)
     start = tl.load(ptr + i)
     end = tl.load(ptr + i + 1)
@@ -190,7 +193,7 @@ def backward_target_kernel(ptr, col, x, s_src, s_dst, s_edge, out, grad_out,
                            HAS_EDGE: tl.constexpr, DROPOUT: tl.constexpr):
     """Per target: the gradient of every edge's LeakyReLU input (written to
     ``grad_logit``) and its sum, the target score's gradient."""
-    i = tl.program_id(0)
+    i = tl.program_id(0).to(tl.int64)
     slope = tl.load(params)
     start = tl.load(ptr + i)
     end = tl.load(ptr + i + 1)
@@ -226,7 +229,7 @@ def backward_source_kernel(ptr_t, row_t, csr_position, s_src, s_dst, s_edge,
     """Per source: its features' gradient (kappa * alpha * d out_i over its
     edges) and its score's gradient (the sum of its edges' logit
     gradients)."""
-    j = tl.program_id(0)
+    j = tl.program_id(0).to(tl.int64)
     slope = tl.load(params)
     start = tl.load(ptr_t + j)
     end = tl.load(ptr_t + j + 1)
@@ -283,7 +286,7 @@ def v2_forward_kernel(ptr, col, x, x_dst, att, s_edge, out, peak, norm,
                       BLOCK_E: tl.constexpr, BLOCK_H: tl.constexpr,
                       BLOCK_C: tl.constexpr, HAS_EDGE: tl.constexpr,
                       DROPOUT: tl.constexpr):
-    i = tl.program_id(0)
+    i = tl.program_id(0).to(tl.int64)
     slope = tl.load(params)
     start = tl.load(ptr + i)
     end = tl.load(ptr + i + 1)
@@ -318,7 +321,7 @@ def v2_backward_target_kernel(ptr, col, x, x_dst, att, s_edge, out,
     """Per target: the logit gradients (written to ``grad_logit``), the
     target features' gradient and this target's share of the attention
     vectors' gradient (``grad_att_part[i]``, summed over targets after)."""
-    i = tl.program_id(0)
+    i = tl.program_id(0).to(tl.int64)
     slope = tl.load(params)
     start = tl.load(ptr + i)
     end = tl.load(ptr + i + 1)
@@ -360,7 +363,7 @@ def v2_backward_source_kernel(ptr_t, row_t, csr_position, x, x_dst, att,
     """Per source: the gradient of its features through the aggregation
     (kappa * alpha * d out_i) and through the logits (d logit * a *
     LeakyReLU'(hidden))."""
-    j = tl.program_id(0)
+    j = tl.program_id(0).to(tl.int64)
     slope = tl.load(params)
     start = tl.load(ptr_t + j)
     end = tl.load(ptr_t + j + 1)
