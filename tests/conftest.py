@@ -1,5 +1,6 @@
 """Shared test setup: make the test helpers (``reference``, ``ogb_fixture``)
 importable from every test directory."""
+import os
 import pathlib
 import sys
 
@@ -14,6 +15,13 @@ if str(TESTS) not in sys.path:
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+# Without a GPU the Triton kernels run in Triton's interpreter. Triton reads
+# TRITON_INTERPRET when it is first imported (its own library functions are
+# defined then), and torch_geometric imports it, so it is set here, before
+# any test module imports PyG (torch alone does not import Triton).
+if not torch.cuda.is_available():
+    os.environ.setdefault('TRITON_INTERPRET', '1')
 
 
 @pytest.fixture

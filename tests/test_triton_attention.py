@@ -1,12 +1,13 @@
-"""The Triton attention kernel against the composed fused path.
+"""The Triton attention kernels against the composed fused path.
 
 Without a GPU the kernels run in Triton's interpreter on CPU tensors
-(``TRITON_INTERPRET=1``, set here before Triton is first imported, because
-``triton.jit`` reads it when a kernel is defined); with one they run on
-CUDA. Either way they must compute exactly what ``gat_edge_softmax`` +
-``head_spmm`` compute. A separate process also compiles every kernel
-variant for a Hopper GPU (sm_90), which needs no GPU and catches what the
-interpreter lets through (it is far more permissive than the compiler).
+(``TRITON_INTERPRET=1``, set by ``conftest.py`` before anything imports
+Triton, which reads it once, at import); with one they run on CUDA. Either
+way they must compute exactly what ``gat_edge_softmax`` (or
+``gatv2_logits``) + ``head_spmm`` compute. A separate process also
+compiles every kernel variant for a Hopper GPU (sm_90), which needs no GPU
+and catches what the interpreter lets through (it is far more permissive
+than the compiler).
 """
 import os
 import subprocess
@@ -17,8 +18,6 @@ import pytest
 import torch
 
 CUDA = torch.cuda.is_available()
-if not CUDA:
-    os.environ.setdefault('TRITON_INTERPRET', '1')
 pytest.importorskip('triton')
 
 from gat_zoo.nn import GATConv, GATv2Conv, HANConv, PPRGATConv  # noqa: E402
@@ -37,7 +36,8 @@ from gat_zoo.ops import (  # noqa: E402
 DEVICE = torch.device('cuda' if CUDA else 'cpu')
 pytestmark = pytest.mark.skipif(
     not triton_attention_available(DEVICE),
-    reason='Triton cannot run here (TRITON_INTERPRET was set to 0?)')
+    reason='Triton cannot run here (no GPU, and TRITON_INTERPRET was 0 '
+           'when Triton was imported)')
 
 
 def random_graph(num_src, num_dst, num_edges, seed):
