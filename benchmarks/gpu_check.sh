@@ -14,9 +14,8 @@ OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
 PY=${PYTHON:-python3}
 
-# The machine's own torch, PyG and Triton; only gat_zoo itself is added.
-$PY -m pip install --no-deps --no-build-isolation -e . >"$OUT/install.log" 2>&1 \
-    || echo "pip install -e . failed (see install.log); using the tree as is"
+# The machine's own torch, PyG and Triton; gat_zoo from this tree (an
+# install would need hatchling, and the machine has no package index).
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 $PY - <<'EOF' 2>&1 | tee "$OUT/env.txt"
