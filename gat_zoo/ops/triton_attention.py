@@ -93,17 +93,11 @@ def triton_attention_available(device: torch.device) -> bool:
     return kind == 'cpu' and _interpreting()
 
 
-_KERNELS: Optional[Any] = None
-
-
 def _kernels() -> Any:
-    """The jitted kernels, defined on first use: importing Triton (and
-    reading ``TRITON_INTERPRET``) only when asked keeps it optional."""
-    global _KERNELS
-    if _KERNELS is None:
-        from gat_zoo.ops import _triton_kernels
-        _KERNELS = _triton_kernels
-    return _KERNELS
+    """The jitted kernels' module, imported on first use, which keeps
+    Triton optional."""
+    from gat_zoo.ops import _triton_kernels
+    return _triton_kernels
 
 
 def _power_of_two(n: int) -> int:

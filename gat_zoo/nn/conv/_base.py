@@ -40,6 +40,7 @@ from gat_zoo.ops import (
     head_spmm,
     segment_aggregate,
     segment_softmax,
+    triton_selected,
 )
 
 _HOOK_DICTS = (
@@ -437,6 +438,16 @@ class AttentionConv(MessagePassing):
         """Called with each forward pass's coefficients ``[E, H]`` (after
         attention dropout, in either path's edge order), for subclasses
         that keep them, e.g. for a penalty on the attention."""
+
+    def _triton_applies(self, device: torch.device,
+                        return_attention_weights: Optional[bool]) -> bool:
+        """Whether a fused call may run as one Triton kernel, which never
+        writes the coefficients: the mode asks for it and it can run on
+        ``device``, and nothing needs them (neither the caller nor a
+        subclass's :meth:`_attention_computed`)."""
+        return (not return_attention_weights and triton_selected(device)
+                and type(self)._attention_computed
+                is AttentionConv._attention_computed)
 
     @staticmethod
     def _attention_result(out: Tensor, edge_index: Any, alpha: Tensor):

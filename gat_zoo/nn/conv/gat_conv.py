@@ -12,7 +12,7 @@ from torch_geometric.nn.inits import glorot, zeros
 from torch_geometric.typing import Adj, OptPairTensor, OptTensor, Size
 
 from gat_zoo.nn.conv._base import HeadwiseAttentionConv, add_optional
-from gat_zoo.ops import gat_edge_softmax, triton_attention, triton_selected
+from gat_zoo.ops import gat_edge_softmax, triton_attention
 
 
 def _fold(weight: Tensor, att: Tensor) -> Tensor:
@@ -313,11 +313,7 @@ class GATConv(HeadwiseAttentionConv):
         score_edge = add_optional(
             score_edge, self._fused_bias(graph, bias_source,
                                          score_src.dtype))
-        if (not return_attention_weights and triton_selected(x_src.device)
-                and type(self)._attention_computed
-                is HeadwiseAttentionConv._attention_computed):
-            # One kernel: the [E, H] coefficients are never written (so
-            # neither returned nor handed to a subclass that keeps them).
+        if self._triton_applies(x_src.device, return_attention_weights):
             out = triton_attention(
                 graph, h_src, score_src, score_dst, score_edge,
                 self.negative_slope, self.dropout if self.training else 0.0)

@@ -15,7 +15,6 @@ from gat_zoo.ops import (
     gatv2_logits,
     segment_softmax,
     triton_gatv2_attention,
-    triton_selected,
 )
 
 
@@ -284,12 +283,10 @@ class GATv2Conv(HeadwiseAttentionConv):
         else:
             edge_attr = None
 
-        if (not return_attention_weights and edge_attr is None
-                and triton_selected(h_src.device)
-                and type(self)._attention_computed
-                is HeadwiseAttentionConv._attention_computed):
-            # One kernel; edge features inside the LeakyReLU would need an
-            # [E, H, C] input, so they keep the composed path.
+        # Edge features inside the LeakyReLU would need an [E, H, C] input
+        # to the kernel, so they keep the composed path.
+        if edge_attr is None and self._triton_applies(
+                h_src.device, return_attention_weights):
             out = triton_gatv2_attention(
                 graph, h_src, h_dst, self.att, self.negative_slope,
                 self._fused_bias(graph, bias_source, h_src.dtype),

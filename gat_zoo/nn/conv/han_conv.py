@@ -29,7 +29,6 @@ from gat_zoo.ops import (
     head_spmm,
     segment_softmax,
     triton_attention,
-    triton_selected,
 )
 
 __all__ = ['HANConv']
@@ -379,9 +378,8 @@ class HANConv(AttentionConv):
             graph, adjacency = self._fused_graph(
                 adjacency, checked, x_src, x_dst if bipartite else None,
                 size if bipartite else None, add_loops=loops)
-            if not return_alpha and triton_selected(x_src.device):
-                # GAT's attention per meta-path as one Triton kernel, which
-                # never writes the coefficients.
+            if self._triton_applies(x_src.device, return_alpha):
+                # GAT's attention per meta-path as one Triton kernel.
                 out = triton_attention(
                     graph, h_src, score_src, score_dst, None,
                     self.negative_slope,
