@@ -54,6 +54,7 @@ from gat_zoo.bench.speed import (  # noqa: E402
     estimated_peak_mb,
     measure_isolated,
     measure_layer,
+    pyg_equivalent,
 )
 from gat_zoo.nn import GATConv, GATv2Conv  # noqa: E402
 from gat_zoo.ops import triton_attention_available, use_fused  # noqa: E402
@@ -64,13 +65,11 @@ DEFAULT_SIZES = ((169_343, 1_166_243), (2_449_029, 123_718_280))
 IN_CHANNELS = 128
 
 FIELDS = ['layer', 'graph', 'num_nodes', 'num_edges', 'op', 'tile',
-          'triton_s',
-          'composed_s',
-          'pyg_s', 'triton_vs_composed', 'triton_vs_pyg',
-          'triton_peak_mb', 'composed_peak_mb', 'pyg_peak_mb', 'out_rel_err',
-          'grad_rel_err', 'skipped', 'error', 'device', 'device_name',
-          'gat_zoo_version', 'torch_version', 'pyg_version',
-          'triton_version', 'timestamp_utc']
+          'triton_s', 'composed_s', 'pyg_s', 'triton_vs_composed',
+          'triton_vs_pyg', 'triton_peak_mb', 'composed_peak_mb',
+          'pyg_peak_mb', 'out_rel_err', 'grad_rel_err', 'skipped', 'error',
+          'device', 'device_name', 'gat_zoo_version', 'torch_version',
+          'pyg_version', 'triton_version', 'timestamp_utc']
 
 
 def parse_sizes(text: str) -> List[tuple]:
@@ -115,10 +114,10 @@ def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
 
 
 def run_graph(layer_cls: type, graph: GraphSpec, device: torch.device,
-              heads: int,
-              channels: int, tiles: Sequence[int], repeat: int, warmup: int,
-              isolate: bool) -> List[Dict[str, Any]]:
-    from gat_zoo.bench.speed import pyg_equivalent
+              heads: int, channels: int, tiles: Sequence[int], repeat: int,
+              warmup: int, isolate: bool) -> List[Dict[str, Any]]:
+    """Checks, then times, ``layer_cls`` on ``graph``: one row per (op,
+    tile)."""
     pyg_cls = pyg_equivalent(layer_cls)
     measure = measure_isolated if isolate else measure_layer
     common = dict(out_channels=channels, heads=heads, ops=OPS,
