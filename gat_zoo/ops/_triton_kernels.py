@@ -49,6 +49,18 @@ def _layout(H: tl.constexpr, C: tl.constexpr, BLOCK_H: tl.constexpr,
 
 
 @triton.jit
+def _program(ptr, params, H: tl.constexpr, C: tl.constexpr,
+             BLOCK_H: tl.constexpr, BLOCK_C: tl.constexpr):
+    """A program's node (int64), the LeakyReLU slope, the node's segment
+    ``[start, end)`` in ``ptr`` and its row layout (see :func:`_layout`)."""
+    node = tl.program_id(0).to(tl.int64)
+    start = tl.load(ptr + node)
+    end = tl.load(ptr + node + 1)
+    heads, h_mask, row, row_mask = _layout(H, C, BLOCK_H, BLOCK_C)
+    return node, tl.load(params), start, end, heads, h_mask, row, row_mask
+
+
+@triton.jit
 def _rows(base, node, row, H: tl.constexpr, C: tl.constexpr):
     """Pointers ``[BLOCK_E, BLOCK_H, BLOCK_C]`` to the rows of the nodes
     ``node`` (``[BLOCK_E]``) in an ``[N, H, C]`` tensor."""
@@ -163,11 +175,8 @@ def forward_kernel(ptr, col, x, s_src, s_dst, s_edge, out, peak, norm,
                    BLOCK_H: tl.constexpr, BLOCK_C: tl.constexpr,
                    HAS_DST: tl.constexpr, HAS_EDGE: tl.constexpr,
                    DROPOUT: tl.constexpr):
-    i = tl.program_id(0).to(tl.int64)
-    slope = tl.load(params)
-    start = tl.load(ptr + i)
-    end = tl.load(ptr + i + 1)
-    heads, h_mask, row, row_mask = _layout(H, C, BLOCK_H, BLOCK_C)
+    i, slope, start, end, heads, h_mask, row, row_mask = _program(
+        ptr, params, H, C, BLOCK_H, BLOCK_C)
     run_max = tl.full([BLOCK_H], NEG_INF, slope.dtype)
     run_sum = tl.zeros([BLOCK_H], slope.dtype)
     acc = tl.zeros([BLOCK_H, BLOCK_C], slope.dtype)
@@ -193,11 +202,8 @@ def backward_target_kernel(ptr, col, x, s_src, s_dst, s_edge, out, grad_out,
                            HAS_EDGE: tl.constexpr, DROPOUT: tl.constexpr):
     """Per target: the gradient of every edge's LeakyReLU input (written to
     ``grad_logit``) and its sum, the target score's gradient."""
-    i = tl.program_id(0).to(tl.int64)
-    slope = tl.load(params)
-    start = tl.load(ptr + i)
-    end = tl.load(ptr + i + 1)
-    heads, h_mask, row, row_mask = _layout(H, C, BLOCK_H, BLOCK_C)
+    i, slope, start, end, heads, h_mask, row, row_mask = _program(
+        ptr, params, H, C, BLOCK_H, BLOCK_C)
     g, correction = _correction(grad_out, out, i, row, row_mask, slope, H, C)
     shift, total = _statistics(peak, norm, i, heads, h_mask, H)
     target_sum = tl.zeros([BLOCK_H], slope.dtype)
@@ -229,11 +235,8 @@ def backward_source_kernel(ptr_t, row_t, csr_position, s_src, s_dst, s_edge,
     """Per source: its features' gradient (kappa * alpha * d out_i over its
     edges) and its score's gradient (the sum of its edges' logit
     gradients)."""
-    j = tl.program_id(0).to(tl.int64)
-    slope = tl.load(params)
-    start = tl.load(ptr_t + j)
-    end = tl.load(ptr_t + j + 1)
-    heads, h_mask, row, row_mask = _layout(H, C, BLOCK_H, BLOCK_C)
+    j, slope, start, end, heads, h_mask, row, row_mask = _program(
+        ptr_t, params, H, C, BLOCK_H, BLOCK_C)
     acc = tl.zeros([BLOCK_H, BLOCK_C], slope.dtype)
     source_sum = tl.zeros([BLOCK_H], slope.dtype)
     for off in range(start, end, BLOCK_E):
@@ -286,11 +289,8 @@ def v2_forward_kernel(ptr, col, x, x_dst, att, s_edge, out, peak, norm,
                       BLOCK_E: tl.constexpr, BLOCK_H: tl.constexpr,
                       BLOCK_C: tl.constexpr, HAS_EDGE: tl.constexpr,
                       DROPOUT: tl.constexpr):
-    i = tl.program_id(0).to(tl.int64)
-    slope = tl.load(params)
-    start = tl.load(ptr + i)
-    end = tl.load(ptr + i + 1)
-    heads, h_mask, row, row_mask = _layout(H, C, BLOCK_H, BLOCK_C)
+    i, slope, start, end, heads, h_mask, row, row_mask = _program(
+        ptr, params, H, C, BLOCK_H, BLOCK_C)
     a = tl.load(att + row, mask=row_mask, other=0.0).to(slope.dtype)
     target = tl.load(x_dst + i * (H * C) + row, mask=row_mask,
                      other=0.0).to(slope.dtype)[None, :, :]
@@ -321,11 +321,8 @@ def v2_backward_target_kernel(ptr, col, x, x_dst, att, s_edge, out,
     """Per target: the logit gradients (written to ``grad_logit``), the
     target features' gradient and this target's share of the attention
     vectors' gradient (``grad_att_part[i]``, summed over targets after)."""
-    i = tl.program_id(0).to(tl.int64)
-    slope = tl.load(params)
-    start = tl.load(ptr + i)
-    end = tl.load(ptr + i + 1)
-    heads, h_mask, row, row_mask = _layout(H, C, BLOCK_H, BLOCK_C)
+    i, slope, start, end, heads, h_mask, row, row_mask = _program(
+        ptr, params, H, C, BLOCK_H, BLOCK_C)
     a = tl.load(att + row, mask=row_mask, other=0.0).to(slope.dtype)
     target = tl.load(x_dst + i * (H * C) + row, mask=row_mask,
                      other=0.0).to(slope.dtype)[None, :, :]
@@ -363,11 +360,8 @@ def v2_backward_source_kernel(ptr_t, row_t, csr_position, x, x_dst, att,
     """Per source: the gradient of its features through the aggregation
     (kappa * alpha * d out_i) and through the logits (d logit * a *
     LeakyReLU'(hidden))."""
-    j = tl.program_id(0).to(tl.int64)
-    slope = tl.load(params)
-    start = tl.load(ptr_t + j)
-    end = tl.load(ptr_t + j + 1)
-    heads, h_mask, row, row_mask = _layout(H, C, BLOCK_H, BLOCK_C)
+    j, slope, start, end, heads, h_mask, row, row_mask = _program(
+        ptr_t, params, H, C, BLOCK_H, BLOCK_C)
     a = tl.load(att + row, mask=row_mask, other=0.0).to(slope.dtype)
     source = tl.load(x + j * (H * C) + row, mask=row_mask,
                      other=0.0).to(slope.dtype)[None, :, :]
