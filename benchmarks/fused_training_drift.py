@@ -13,8 +13,9 @@ level; in float32 the rounding differences of the two summation orders are
 what training amplifies, and this measures how fast.
 
 Before training it also writes, to ``<results-file stem>_float32_error.csv``,
-how far each path's float32 output and gradients (one training-mode step of
-the untrained model) lie from the float64 message-passing ones: whether one
+how far each path's float32 output and gradients (one training-mode forward
+and backward pass of the untrained model) lie from the float64
+message-passing ones: whether one
 path rounds worse than the other.
 
 The training-equivalence check of the fused path (``gat_cora_fused.csv``
@@ -64,33 +65,41 @@ def _accuracy(pred, y, mask):
     return 100.0 * float((pred[mask] == y[mask]).double().mean())
 
 
-def drift(dataset: str, split: int, seed: int, dtype: torch.dtype,
-          epochs: int, root=None):
-    """Yields one record per epoch (see the module docstring)."""
+def _prepared(dataset: str, split: int, seed: int, dtype: torch.dtype,
+              root=None):
+    """The bench's GAT for ``dataset`` (seeded, in ``dtype``), its inputs
+    preprocessed as the bench does, the split's masks and the training
+    configuration."""
     spec = parse_dataset_spec(dataset)
     data = load_data(spec, root=root)
     config = run_config('gat', spec.name)
-    train = config['train']
     x = data.x.to(dtype)
-    if train.get('normalize_features'):
+    if config['train'].get('normalize_features'):
         x = x / x.sum(dim=-1, keepdim=True).clamp_min(1e-12)
-    y, edge_index = data.y, data.edge_index
-    train_mask, val_mask, test_mask = split_masks(data, split)
-
     seed_everything(seed)
-    fused = gat_zoo.create_model('gat', data.num_features, data.num_classes,
+    model = gat_zoo.create_model('gat', data.num_features, data.num_classes,
                                  **config['model']).to(dtype)
+    return (model, x, data.y, data.edge_index, split_masks(data, split),
+            config['train'])
+
+
+def drift(dataset: str, split: int, seed: int, dtype: torch.dtype,
+          epochs: int, root=None):
+    """Yields one record per epoch (see the module docstring)."""
+    fused, x, y, edge_index, masks, train = _prepared(dataset, split, seed,
+                                                      dtype, root)
+    train_mask, val_mask, test_mask = masks
     reference = copy.deepcopy(fused)
-    optimizers = {
-        id(model): torch.optim.Adam(model.parameters(), lr=train['lr'],
-                                    weight_decay=train['weight_decay'])
-        for model in (fused, reference)}
+    optimizer_f, optimizer_r = (
+        torch.optim.Adam(model.parameters(), lr=train['lr'],
+                         weight_decay=train['weight_decay'])
+        for model in (fused, reference))
     for epoch in range(1, epochs + 1):
         rng_seed = seed * 1_000_003 + epoch
-        logits_f = _step(fused, optimizers[id(fused)], x, edge_index, y,
-                         train_mask, 'on', rng_seed)
-        logits_r = _step(reference, optimizers[id(reference)], x,
-                         edge_index, y, train_mask, 'off', rng_seed)
+        logits_f = _step(fused, optimizer_f, x, edge_index, y, train_mask,
+                         'on', rng_seed)
+        logits_r = _step(reference, optimizer_r, x, edge_index, y,
+                         train_mask, 'off', rng_seed)
         with torch.no_grad():
             scale = max(float(p.abs().max())
                         for p in reference.parameters())
@@ -115,27 +124,24 @@ def drift(dataset: str, split: int, seed: int, dtype: torch.dtype,
 def float32_error(dataset: str, split: int, seed: int, root=None):
     """Yields, per path, the relative error of its float32 output and of
     each parameter's gradient against the float64 reference path."""
-    spec = parse_dataset_spec(dataset)
-    data = load_data(spec, root=root)
-    config = run_config('gat', spec.name)
-    train_mask = split_masks(data, split)[0]
-    seed_everything(seed)
-    exact = gat_zoo.create_model('gat', data.num_features, data.num_classes,
-                                 **config['model']).double().train()
+    exact, x, y, edge_index, masks, _ = _prepared(dataset, split, seed,
+                                                  torch.float64, root)
+    train_mask = masks[0]
+    exact.train()
     rounded = copy.deepcopy(exact).float()
 
     def output_and_grads(model, x, mode):
         torch.manual_seed(seed)
         with use_fused(mode):
-            out = model(x, data.edge_index)
-        loss = F.cross_entropy(out[train_mask], data.y[train_mask])
+            out = model(x, edge_index)
+        loss = F.cross_entropy(out[train_mask], y[train_mask])
         return out.detach(), torch.autograd.grad(loss,
                                                  list(model.parameters()))
 
-    out64, grads64 = output_and_grads(exact, data.x.double(), 'off')
+    out64, grads64 = output_and_grads(exact, x, 'off')
     names = [name for name, _ in exact.named_parameters()]
     for mode, path in (('on', 'fused'), ('off', 'reference')):
-        out32, grads32 = output_and_grads(rounded, data.x.float(), mode)
+        out32, grads32 = output_and_grads(rounded, x.float(), mode)
         row = {'dataset': dataset, 'split': split, 'seed': seed,
                'path': path, 'output': _relative(out32, out64)}
         row.update({f'grad:{name}': _relative(a, b)
