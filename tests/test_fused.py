@@ -471,8 +471,8 @@ def test_fused_cuda_matches_cpu(kind):  # pragma: no cover - GPU only
 @pytest.mark.parametrize('name,raw', [
     ('Cora', 'Planetoid/Cora/raw/ind.cora.x'),
     ('PubMed', 'Planetoid/PubMed/raw/ind.pubmed.allx'),
-    # Not PubMed, but larger than it (198k edges against 88k) and in the
-    # shared data root: the same check at the size PubMed was chosen for.
+    # Not PubMed, but larger than it (397k directed edges against 88k) and
+    # in the shared data root: the check at the size PubMed was chosen for.
     ('squirrel', 'heterophily/yandex/squirrel.npz')])
 def test_real_graph_gat_gradients_agree_between_paths(name, raw, tmp_path,
                                                       monkeypatch):
