@@ -343,15 +343,19 @@ def test_read_only_root_copy_is_never_written(tmp_path, monkeypatch,
         _set_writable(root, True)
 
 
-def test_pubmed_missing_in_shared_root():
-    root = _shared('Planetoid')
-    if (root / 'Planetoid/PubMed/raw/ind.pubmed.allx').exists():
-        pytest.skip('PubMed is present in GAT_ZOO_DATA')
-    with pytest.raises(DatasetNotFoundError) as info:
-        load_dataset('pubmed', root=root)
-    msg = str(info.value)
-    assert str(root / 'Planetoid' / 'PubMed' / 'raw') in msg
-    assert 'ind.pubmed.allx' in msg and 'GAT_ZOO_DATA' in msg
+def test_pubmed(no_prompt):
+    root = _shared('Planetoid/PubMed/raw/ind.pubmed.allx')
+    before = _snapshot(root / 'Planetoid')
+    data = load_dataset('PubMed', root=root)
+    assert data.name == 'PubMed' and data.num_classes == 3
+    assert data.num_nodes == 19717 and data.edge_index.size(1) == 88648
+    assert data.x.shape == (19717, 500)
+    assert data.y.bincount().tolist() == [4103, 7739, 7875]
+    assert [int(data[f'{s}_mask'].sum())
+            for s in ('train', 'val', 'test')] == [60, 500, 1000]
+    # Planetoid's public split: 20 training nodes per class.
+    assert data.y[data.train_mask].bincount().tolist() == [20, 20, 20]
+    assert _snapshot(root / 'Planetoid') == before
 
 
 # Missing data ################################################################
