@@ -238,28 +238,34 @@ def test_list_and_unknown_names():
 # Real data ###################################################################
 
 
-def test_cora(no_prompt):
-    root = _shared('Planetoid/Cora/raw/ind.cora.x')
+# name as asked (any case), raw file, nodes, directed edges, features,
+# classes, train/val/test sizes of the public split
+PLANETOID = [
+    ('Cora', 'ind.cora.x', 2708, 10556, 1433, 7, [140, 500, 1000]),
+    ('citeseer', 'ind.citeseer.x', 3327, 9104, 3703, 6, [120, 500, 1000]),
+    ('PubMed', 'ind.pubmed.allx', 19717, 88648, 500, 3, [60, 500, 1000]),
+]
+
+
+@pytest.mark.parametrize(
+    'asked,raw,nodes,edges,features,classes,split', PLANETOID)
+def test_planetoid(asked, raw, nodes, edges, features, classes, split,
+                   no_prompt):
+    name = {'cora': 'Cora', 'citeseer': 'CiteSeer',
+            'pubmed': 'PubMed'}[asked.lower()]
+    root = _shared(f'Planetoid/{name}/raw/{raw}')
     before = _snapshot(root / 'Planetoid')
-    data = load_dataset('Cora', root=root)
-    assert data.name == 'Cora' and data.num_classes == 7
-    assert data.num_nodes == 2708 and data.edge_index.size(1) == 10556
-    assert data.x.shape == (2708, 1433) and data.x.dtype == torch.float32
-    assert data.y.dtype == torch.long and data.y.shape == (2708, )
+    data = load_dataset(asked, root=root)
+    assert data.name == name and data.num_classes == classes
+    assert data.num_nodes == nodes and data.edge_index.size(1) == edges
+    assert data.x.shape == (nodes, features) and data.x.dtype == torch.float32
+    assert data.y.dtype == torch.long and data.y.shape == (nodes, )
+    assert data.train_mask.shape == (nodes, )
     assert [int(data[f'{s}_mask'].sum())
-            for s in ('train', 'val', 'test')] == [140, 500, 1000]
-    assert data.train_mask.shape == (2708, )
+            for s in ('train', 'val', 'test')] == split
+    # The public split trains on 20 nodes of each class.
+    assert data.y[data.train_mask].bincount().tolist() == [20] * classes
     assert _snapshot(root / 'Planetoid') == before
-
-
-def test_citeseer():
-    root = _shared('Planetoid/CiteSeer/raw/ind.citeseer.x')
-    data = load_dataset('citeseer', root=root)
-    assert data.name == 'CiteSeer' and data.num_classes == 6
-    assert data.num_nodes == 3327 and data.edge_index.size(1) == 9104
-    assert data.x.shape == (3327, 3703)
-    assert [int(data[f'{s}_mask'].sum())
-            for s in ('train', 'val', 'test')] == [120, 500, 1000]
 
 
 def _check_ten_splits(data, num_nodes):
@@ -341,21 +347,6 @@ def test_read_only_root_copy_is_never_written(tmp_path, monkeypatch,
         assert _snapshot(root) == before
     finally:
         _set_writable(root, True)
-
-
-def test_pubmed(no_prompt):
-    root = _shared('Planetoid/PubMed/raw/ind.pubmed.allx')
-    before = _snapshot(root / 'Planetoid')
-    data = load_dataset('PubMed', root=root)
-    assert data.name == 'PubMed' and data.num_classes == 3
-    assert data.num_nodes == 19717 and data.edge_index.size(1) == 88648
-    assert data.x.shape == (19717, 500)
-    assert data.y.bincount().tolist() == [4103, 7739, 7875]
-    assert [int(data[f'{s}_mask'].sum())
-            for s in ('train', 'val', 'test')] == [60, 500, 1000]
-    # Planetoid's public split: 20 training nodes per class.
-    assert data.y[data.train_mask].bincount().tolist() == [20, 20, 20]
-    assert _snapshot(root / 'Planetoid') == before
 
 
 # Missing data ################################################################
