@@ -238,21 +238,21 @@ def test_list_and_unknown_names():
 # Real data ###################################################################
 
 
-# name as asked (any case), raw file, nodes, directed edges, features,
-# classes, train/val/test sizes of the public split
+# name as asked (any case), name as loaded, raw file, nodes, directed
+# edges, features, classes, train/val/test sizes of the public split
 PLANETOID = [
-    ('Cora', 'ind.cora.x', 2708, 10556, 1433, 7, [140, 500, 1000]),
-    ('citeseer', 'ind.citeseer.x', 3327, 9104, 3703, 6, [120, 500, 1000]),
-    ('PubMed', 'ind.pubmed.allx', 19717, 88648, 500, 3, [60, 500, 1000]),
+    ('Cora', 'Cora', 'ind.cora.x', 2708, 10556, 1433, 7, [140, 500, 1000]),
+    ('citeseer', 'CiteSeer', 'ind.citeseer.x', 3327, 9104, 3703, 6,
+     [120, 500, 1000]),
+    ('pubmed', 'PubMed', 'ind.pubmed.allx', 19717, 88648, 500, 3,
+     [60, 500, 1000]),
 ]
 
 
 @pytest.mark.parametrize(
-    'asked,raw,nodes,edges,features,classes,split', PLANETOID)
-def test_planetoid(asked, raw, nodes, edges, features, classes, split,
+    'asked,name,raw,nodes,edges,features,classes,split', PLANETOID)
+def test_planetoid(asked, name, raw, nodes, edges, features, classes, split,
                    no_prompt):
-    name = {'cora': 'Cora', 'citeseer': 'CiteSeer',
-            'pubmed': 'PubMed'}[asked.lower()]
     root = _shared(f'Planetoid/{name}/raw/{raw}')
     before = _snapshot(root / 'Planetoid')
     data = load_dataset(asked, root=root)
